@@ -1,0 +1,142 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SingleFlight, WaitAbortedError, WaitTimeoutError } from "../../control/concurrency/singleFlight.ts";
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+test("runs the function once for 1,000 concurrent callers of one key", async () => {
+  const flights = new SingleFlight<string, number>();
+  let calls = 0;
+  const gate = deferred<number>();
+  const waiters = Array.from({ length: 1000 }, () =>
+    flights.run("customer-1", () => {
+      calls += 1;
+      return gate.promise;
+    }),
+  );
+  assert.equal(flights.size, 1);
+  gate.resolve(42);
+  const results = await Promise.all(waiters);
+  assert.equal(calls, 1);
+  assert.ok(results.every((r) => r === 42));
+  assert.equal(flights.size, 0);
+});
+
+test("runs different keys independently", async () => {
+  const flights = new SingleFlight<string, string>();
+  const seen: string[] = [];
+  const results = await Promise.all(
+    ["a", "b", "a", "c", "b"].map((key) =>
+      flights.run(key, async () => {
+        seen.push(key);
+        await sleep(5);
+        return key.toUpperCase();
+      }),
+    ),
+  );
+  assert.deepEqual(results, ["A", "B", "A", "C", "B"]);
+  assert.deepEqual(seen.sort(), ["a", "b", "c"]);
+});
+
+test("delivers one failure to every waiter and frees the key", async () => {
+  const flights = new SingleFlight<string, number>();
+  const gate = deferred<number>();
+  const waiters = Array.from({ length: 10 }, () => flights.run("k", () => gate.promise));
+  gate.reject(new Error("upstream down"));
+  const settled = await Promise.allSettled(waiters);
+  assert.ok(settled.every((s) => s.status === "rejected" && (s.reason as Error).message === "upstream down"));
+  assert.equal(flights.has("k"), false);
+  assert.equal(await flights.run("k", async () => 7), 7);
+});
+
+test("turns a synchronous throw into a rejection shared by the flight", async () => {
+  const flights = new SingleFlight<string, number>();
+  await assert.rejects(
+    flights.run("k", () => {
+      throw new Error("bad input");
+    }),
+    /bad input/,
+  );
+  assert.equal(flights.size, 0);
+});
+
+test("starts a fresh call for callers arriving after the flight settled", async () => {
+  const flights = new SingleFlight<string, number>();
+  let calls = 0;
+  const fn = async (): Promise<number> => ++calls;
+  assert.equal(await flights.run("k", fn), 1);
+  assert.equal(await flights.run("k", fn), 2);
+});
+
+test("lets one waiter time out without cancelling the shared call", async () => {
+  const flights = new SingleFlight<string, string>();
+  const gate = deferred<string>();
+  const impatient = flights.run("k", () => gate.promise, { timeoutMs: 10 });
+  const patient = flights.run("k", () => gate.promise);
+  await assert.rejects(impatient, (error: unknown) => error instanceof WaitTimeoutError && error.timeoutMs === 10);
+  assert.equal(flights.has("k"), true);
+  gate.resolve("done");
+  assert.equal(await patient, "done");
+});
+
+test("lets one waiter abort without cancelling the shared call", async () => {
+  const flights = new SingleFlight<string, string>();
+  const gate = deferred<string>();
+  const controller = new AbortController();
+  const aborted = flights.run("k", () => gate.promise, { signal: controller.signal });
+  const other = flights.run("k", () => gate.promise, { timeoutMs: 1000 });
+  controller.abort("client went away");
+  await assert.rejects(aborted, (error: unknown) => error instanceof WaitAbortedError && error.cause === "client went away");
+  gate.resolve("value");
+  assert.equal(await other, "value");
+});
+
+test("rejects at once for an already aborted signal but still runs the call for others", async () => {
+  const flights = new SingleFlight<string, number>();
+  let calls = 0;
+  const gate = deferred<number>();
+  const signal = AbortSignal.abort();
+  await assert.rejects(
+    flights.run(
+      "k",
+      () => {
+        calls += 1;
+        return gate.promise;
+      },
+      { signal },
+    ),
+    WaitAbortedError,
+  );
+  const later = flights.run("k", () => Promise.resolve(-1));
+  gate.resolve(5);
+  assert.equal(await later, 5);
+  assert.equal(calls, 1);
+});
+
+test("does not leave an unhandled rejection when every waiter gave up before the call failed", async () => {
+  const flights = new SingleFlight<string, number>();
+  const gate = deferred<number>();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    await assert.rejects(flights.run("k", () => gate.promise, { timeoutMs: 1 }), WaitTimeoutError);
+    gate.reject(new Error("late failure"));
+    await sleep(20);
+    assert.deepEqual(unhandled, []);
+    assert.equal(flights.size, 0);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+});
