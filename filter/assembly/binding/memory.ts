@@ -1,0 +1,77 @@
+// Memory handed to and received from the host. The host asks the module for a block
+// (proxy_on_memory_allocate), copies its bytes there and writes the block's address and size into two
+// out-params. Each block is an ArrayBuffer pinned so the GC cannot free it while only the host knows it;
+// takeHostBytes() unpins it exactly once, after which the returned ArrayBuffer is an ordinary object.
+
+// Out-param slots. The module is single-threaded and a host call never re-enters plugin code other than
+// the allocator, which does not touch them, so one set of static slots is enough.
+export const OUT_PTR: usize = memory.data(8);
+export const OUT_SIZE: usize = memory.data(8);
+export const OUT_WORD: usize = memory.data(8);
+
+// Blocks handed to the host and not yet taken back. Normally zero or one entry; it lets takeHostBytes()
+// refuse an address the module never handed out (instead of trapping in __unpin) and release blocks a
+// failed host call allocated but never returned.
+const outstanding = new Array<usize>();
+
+export function allocateForHost(size: usize): usize {
+  // A zero-size ArrayBuffer is still a distinct object with a valid address.
+  if (size > <usize>0x3fffffff) return 0;
+  const buffer = new ArrayBuffer(<i32>size);
+  const ptr = changetype<usize>(buffer);
+  __pin(ptr);
+  outstanding.push(ptr);
+  return ptr;
+}
+
+/** Unpins every outstanding block except `keep`; returns whether `keep` was outstanding. */
+function releaseOutstanding(keep: usize): bool {
+  let found = false;
+  for (let i = 0, n = outstanding.length; i < n; i++) {
+    const ptr = unchecked(outstanding[i]);
+    if (ptr == keep) found = true;
+    __unpin(ptr);
+  }
+  outstanding.length = 0;
+  return found;
+}
+
+export function clearOutSlots(): void {
+  store<usize>(OUT_PTR, 0);
+  store<u32>(OUT_SIZE, 0);
+}
+
+/**
+ * The block the host last returned through OUT_PTR/OUT_SIZE, unpinned. An address the module did not
+ * hand out (0 when the host had nothing to copy) gives an empty buffer.
+ */
+export function takeHostBytes(): ArrayBuffer {
+  const ptr = load<usize>(OUT_PTR);
+  const size = load<u32>(OUT_SIZE);
+  store<usize>(OUT_PTR, 0);
+  const known = releaseOutstanding(ptr);
+  if (ptr == 0 || !known) return new ArrayBuffer(0);
+  const buffer = changetype<ArrayBuffer>(ptr);
+  if (<u32>buffer.byteLength == size) return buffer;
+  // The host wrote fewer bytes than it asked for: hand back exactly what it reported.
+  const copyLength = min<i32>(buffer.byteLength, <i32>size);
+  return buffer.slice(0, copyLength);
+}
+
+/** Drops a host block without reading it (after an error status that still returned one). */
+export function discardHostBytes(): void {
+  store<usize>(OUT_PTR, 0);
+  releaseOutstanding(0);
+}
+
+export function stringToUtf8(value: string): ArrayBuffer {
+  return String.UTF8.encode(value);
+}
+
+export function utf8ToString(buffer: ArrayBuffer): string {
+  return String.UTF8.decode(buffer);
+}
+
+@inline export function bufferPtr(buffer: ArrayBuffer): usize {
+  return changetype<usize>(buffer);
+}
