@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { encodeEntry } from "../codec/entryCodec.ts";
 import { entityKey, isMetered, type CustomerEntitlements } from "../model/entitlements.ts";
 import { DeltaRing } from "./deltaRing.ts";
+import { fingerprint } from "./fingerprint.ts";
 import type { ChangeListener, EntitlementSink, ReplaceResult, StoreChange, StoredEntry } from "./storeTypes.ts";
 
 export const DEFAULT_DELTA_RING_SIZE = 10_000;
@@ -16,15 +17,6 @@ export interface EntitlementStoreOptions {
 }
 
 export type UsageResult = "applied" | "customer-not-found" | "feature-not-metered";
-
-/** A stable text for change detection: key order and entitlement order do not matter. */
-function fingerprint(c: CustomerEntitlements): string {
-  const sorted = [...c.entitlements].sort((a, b) => (a.featureId < b.featureId ? -1 : a.featureId > b.featureId ? 1 : 0));
-  return JSON.stringify({ ...c, entitlements: sorted }, (_key, value: unknown) => {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
-    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  });
-}
 
 interface Held extends StoredEntry {
   fingerprint: string;

@@ -1,0 +1,92 @@
+// Wires the control plane together: store <- source, FilterSync gRPC server, health HTTP server.
+// `main.ts` runs it as a process; tests start it in-process with port 0.
+import { filterSyncServiceDefinition } from "./grpc/syncProto.ts";
+import { startGrpcServer, type GrpcServerHandle } from "./grpc/grpcServer.ts";
+import { SyncService } from "./grpc/syncService.ts";
+import { startHealthServer, type HealthServerHandle, type Readiness } from "./http/healthServer.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { ControlPlaneSettings } from "./config/settings.ts";
+import { EntitlementStore } from "./store/entitlementStore.ts";
+import type { EntitlementSource } from "./upstream/entitlementSource.ts";
+import { OfflineFileSource } from "./upstream/offlineFile/fileSource.ts";
+
+export interface ControlPlaneOptions {
+  /** Defaults to a JSON logger at `settings.logLevel`. */
+  logger?: Logger;
+  /** Defaults to the offline file `settings.entitlementsFile`; later milestones pass a Stigg source. */
+  source?: EntitlementSource;
+  store?: EntitlementStore;
+}
+
+export interface ControlPlane {
+  syncPort: number;
+  httpPort: number;
+  store: EntitlementStore;
+  source: EntitlementSource;
+  sync: SyncService;
+  logger: Logger;
+  readiness(): Readiness;
+  /** Stops accepting, ends streams, stops the source. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(settings: ControlPlaneSettings, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const store = options.store ?? new EntitlementStore();
+  const source = options.source ?? new OfflineFileSource({ path: settings.entitlementsFile, logger });
+  const sync = new SyncService({ store, logger, heartbeatMs: settings.syncHeartbeatMs });
+
+  let grpcServer: GrpcServerHandle | undefined;
+  let httpServer: HealthServerHandle | undefined;
+  let closing: Promise<void> | undefined;
+
+  const readiness = (): Readiness => {
+    if (closing) return { ready: false, reason: "shutting down" };
+    if (!grpcServer) return { ready: false, reason: "the sync gRPC server is not listening yet" };
+    const status = source.status();
+    if (!status.loaded) return { ready: false, reason: status.reason ?? "entitlements not loaded yet" };
+    return { ready: true };
+  };
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await httpServer?.close();
+      await grpcServer?.close();
+      await source.stop();
+    })();
+    return closing;
+  };
+
+  try {
+    // The HTTP server starts first so probes get a 503 with a reason rather than a refused
+    // connection while the source loads.
+    httpServer = await startHealthServer({
+      host: settings.bindAddress,
+      port: settings.httpPort,
+      livenessPath: settings.healthEndpointUrl,
+      readinessPath: settings.readyEndpointUrl,
+      readiness,
+    });
+    await source.start(store);
+    grpcServer = await startGrpcServer(
+      settings.bindAddress,
+      settings.syncPort,
+      [{ definition: filterSyncServiceDefinition(), handlers: sync.handlers(), beforeClose: () => sync.endAll() }],
+      logger,
+    );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  return {
+    syncPort: grpcServer.port,
+    httpPort: httpServer.port,
+    store,
+    source,
+    sync,
+    logger,
+    readiness,
+    close,
+  };
+}

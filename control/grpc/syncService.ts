@@ -1,0 +1,136 @@
+// The FilterSync service (proto/entitlementgate/sync/v1/sync.proto): Subscribe, FetchCustomer,
+// ReportUsage, served from the versioned store.
+import * as grpc from "@grpc/grpc-js";
+import { encodeEntry } from "../codec/entryCodec.ts";
+import type { Logger } from "../log.ts";
+import type { EntitlementStore } from "../store/entitlementStore.ts";
+import { DEFAULT_CHUNK_LIMITS, Subscription, type ChunkLimits } from "./subscription.ts";
+import type {
+  FetchCustomerRequest,
+  FetchCustomerResponse,
+  SubscribeRequest,
+  SyncMessageOut,
+  UsageIncrement,
+  UsageReport,
+  UsageReportAck,
+} from "./syncProto.ts";
+
+export interface SyncServiceOptions {
+  store: EntitlementStore;
+  logger: Logger;
+  heartbeatMs: number;
+  /** Snapshot and delta chunking; defaults to 1,000 entries or 1 MiB per message. */
+  chunkLimits?: ChunkLimits;
+}
+
+function invalidArgument(details: string): Partial<grpc.StatusObject> {
+  return { code: grpc.status.INVALID_ARGUMENT, details };
+}
+
+/** The first problem with an increment, as `increments[i].field: why`, or undefined. */
+function incrementProblem(increment: UsageIncrement, index: number): string | undefined {
+  const at = `increments[${index}]`;
+  if (!increment.customerId) return `${at}.customer_id: must not be empty`;
+  if (!increment.featureId) return `${at}.feature_id: must not be empty`;
+  if (!Number.isFinite(increment.delta)) return `${at}.delta: must be a finite number, got ${increment.delta}`;
+  return undefined;
+}
+
+export class SyncService {
+  private readonly store: EntitlementStore;
+  private readonly logger: Logger;
+  private readonly heartbeatMs: number;
+  private readonly chunkLimits: ChunkLimits;
+  private readonly subscriptions = new Set<Subscription>();
+
+  constructor(options: SyncServiceOptions) {
+    this.store = options.store;
+    this.logger = options.logger.child({ component: "sync" });
+    this.heartbeatMs = options.heartbeatMs;
+    this.chunkLimits = options.chunkLimits ?? DEFAULT_CHUNK_LIMITS;
+  }
+
+  /** Connected Subscribe streams (for metrics). */
+  get subscriberCount(): number {
+    return this.subscriptions.size;
+  }
+
+  /** Handlers to pass to `server.addService(filterSyncServiceDefinition(), ...)`. */
+  handlers(): grpc.UntypedServiceImplementation {
+    return {
+      Subscribe: (call: grpc.ServerWritableStream<SubscribeRequest, SyncMessageOut>) => this.subscribe(call),
+      FetchCustomer: (
+        call: grpc.ServerUnaryCall<FetchCustomerRequest, FetchCustomerResponse>,
+        callback: grpc.sendUnaryData<FetchCustomerResponse>,
+      ) => this.fetchCustomer(call, callback),
+      ReportUsage: (call: grpc.ServerUnaryCall<UsageReport, UsageReportAck>, callback: grpc.sendUnaryData<UsageReportAck>) =>
+        this.reportUsage(call, callback),
+    };
+  }
+
+  /** Ends every Subscribe stream (shutdown). */
+  endAll(): void {
+    for (const subscription of [...this.subscriptions]) subscription.end();
+  }
+
+  private subscribe(call: grpc.ServerWritableStream<SubscribeRequest, SyncMessageOut>): void {
+    const subscription = new Subscription(call, {
+      store: this.store,
+      logger: this.logger,
+      heartbeatMs: this.heartbeatMs,
+      limits: this.chunkLimits,
+      onClose: (s) => this.subscriptions.delete(s),
+    });
+    this.subscriptions.add(subscription);
+    subscription.start();
+  }
+
+  private fetchCustomer(
+    call: grpc.ServerUnaryCall<FetchCustomerRequest, FetchCustomerResponse>,
+    callback: grpc.sendUnaryData<FetchCustomerResponse>,
+  ): void {
+    const { customerId, resourceId } = call.request;
+    if (!customerId) {
+      callback(invalidArgument("customer_id: must not be empty"));
+      return;
+    }
+    const found = this.store.get(customerId, resourceId || undefined);
+    let bytes = found?.bytes;
+    if (!bytes) {
+      // A known customer asked for an unknown resource is told so; an unknown customer is not found.
+      const customerKnown = resourceId ? this.store.get(customerId) !== undefined : false;
+      bytes = encodeEntry({
+        customerId,
+        ...(resourceId ? { resourceId } : {}),
+        accessDeniedReason: customerKnown ? "CustomerResourceNotFound" : "CustomerNotFound",
+        entitlements: [],
+      });
+    }
+    callback(null, {
+      entry: { customerId, resourceId: resourceId ?? "", value: Buffer.from(bytes) },
+      version: this.store.version,
+      epoch: this.store.epoch,
+    });
+  }
+
+  private reportUsage(call: grpc.ServerUnaryCall<UsageReport, UsageReportAck>, callback: grpc.sendUnaryData<UsageReportAck>): void {
+    const increments = call.request.increments ?? [];
+    // Validate the whole batch first so a bad report changes nothing.
+    for (const [index, increment] of increments.entries()) {
+      const problem = incrementProblem(increment, index);
+      if (problem) {
+        callback(invalidArgument(problem));
+        return;
+      }
+    }
+    let accepted = 0;
+    for (const increment of increments) {
+      const result = this.store.addUsage(increment.customerId, increment.resourceId || undefined, increment.featureId, increment.delta);
+      if (result === "applied") accepted++;
+      else {
+        this.logger.debug({ nodeId: call.request.nodeId, customerId: increment.customerId, featureId: increment.featureId, result }, "usage increment ignored");
+      }
+    }
+    callback(null, { accepted });
+  }
+}
