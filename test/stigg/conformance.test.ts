@@ -63,6 +63,7 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
   });
 
   after(async () => {
+    if (process.env["STIGG_SDK_LOG"]) process.stderr.write(`SDK log (${sdkLog.length}):\n${sdkLog.join("\n")}\n`);
     stigg?.close();
     await emulator?.close();
   });
@@ -174,6 +175,9 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
     try {
       await assert.rejects(bad.waitForInitialization(), /Authentication failed/);
       await emulator.waitUntil(() => emulator.requestCount("auth-failed") >= 1, 2000, "the WebSocket auth failure");
+      // Close code 4500 + "Invalid API key" is fatal to graphql-ws and the SDK gives up: no reconnect storm.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(emulator.requestCount("auth-failed"), 1);
       const result = await bad.getBooleanEntitlement({ customerId: "acme", featureId: "seats" });
       assert.equal(result.isFallback, true);
     } finally {
