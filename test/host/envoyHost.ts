@@ -1,0 +1,222 @@
+// The Envoy stand-in: creates VMs for bootstrap services and HTTP filters, starts and configures
+// them in cpp-host's order, routes requests to worker VMs, and owns everything they share.
+import { LogLevel, type LogLevelName } from "./abi.ts";
+import type { Clock } from "./clock.ts";
+import type { MetricValue } from "./metrics.ts";
+import type { LogEntry } from "./runtime.ts";
+import { HostRuntime } from "./runtime.ts";
+import type { SharedDataStore } from "./sharedData.ts";
+import { type HttpRequestSpec, type HttpResult, StreamRun } from "./streamRun.ts";
+import type { ClusterTarget } from "./upstreamConnections.ts";
+import { compilePlugin, type CompiledPlugin, type PluginInfo, type PluginSpec, type Vm, WasmLoadError, WasmVm } from "./vm.ts";
+
+export interface HostOptions {
+  clusters?: Record<string, ClusterTarget>;
+  clock?: Clock;
+  /** What proxy_get_log_level answers and the lowest level recorded; default "info". */
+  logLevel?: LogLevelName;
+  /** Also print every recorded log line to stderr. */
+  printLogs?: boolean;
+  /** Extra proxy_get_property values, keyed by NUL-separated path (e.g. "node\0id"). */
+  properties?: Record<string, string>;
+}
+
+export interface ServicePlugin {
+  vm: Vm;
+  configureResult: boolean;
+  /** Calls proxy_on_configure again with a new plugin configuration. */
+  reconfigure(json: string): boolean;
+}
+
+export interface HttpFilter {
+  workers: Vm[];
+  configureResults: boolean[];
+  /** Runs one request; waits while the plugin pauses, until continue, a local reply or timeoutMs. */
+  request(req: HttpRequestSpec): Promise<HttpResult>;
+  /** Same, without awaiting: throws if the plugin pauses the stream. */
+  requestSync(req: HttpRequestSpec): HttpResult;
+  reconfigure(json: string): boolean[];
+  /** Marks that worker's VM failed, as a trap would. */
+  killWorker(index: number): void;
+}
+
+const encoder = new TextEncoder();
+
+function pluginInfo(spec: PluginSpec): PluginInfo {
+  return {
+    vmId: spec.vmId,
+    rootId: spec.rootId,
+    name: spec.name ?? spec.rootId,
+    configuration: encoder.encode(spec.configuration),
+    vmConfiguration: encoder.encode(spec.vmConfiguration ?? ""),
+    environment: Object.entries(spec.environmentVariables ?? {}),
+  };
+}
+
+/** proxy_on_configure with the configuration readable as buffer 7 for the duration of the call. */
+function configure(vm: WasmVm, configuration: Uint8Array): boolean {
+  vm.plugin.configuration = configuration;
+  if (vm.failed) return false;
+  vm.scope.pluginConfiguration = configuration;
+  let result: number | undefined;
+  try {
+    result = vm.callIn(vm.root, "proxy_on_configure", vm.root.id, configuration.length);
+  } finally {
+    vm.scope.pluginConfiguration = undefined;
+  }
+  if (vm.failed) return false;
+  return result === undefined || result !== 0;
+}
+
+function startVm(runtime: HostRuntime, compiled: CompiledPlugin, spec: PluginSpec, id: string): { vm: WasmVm; configured: boolean } {
+  const vm = new WasmVm(id, runtime, compiled, pluginInfo(spec));
+  vm.start();
+  const root = vm.createRootContext();
+  vm.callIn(root, "proxy_on_context_create", root.id, 0);
+  vm.scope.vmConfiguration = vm.plugin.vmConfiguration;
+  let started: number | undefined;
+  try {
+    started = vm.callIn(root, "proxy_on_vm_start", root.id, vm.plugin.vmConfiguration.length);
+  } finally {
+    vm.scope.vmConfiguration = undefined;
+  }
+  if (vm.failed) throw new WasmLoadError(`Failed to start Wasm VM ${id}: ${vm.failure}`);
+  if (started === 0) throw new WasmLoadError(`Failed to start Wasm VM ${id}: proxy_on_vm_start returned false`);
+  return { vm, configured: configure(vm, vm.plugin.configuration) };
+}
+
+export class EnvoyHost {
+  private readonly runtime: HostRuntime;
+  private readonly vms: WasmVm[] = [];
+  private readonly activeRuns = new Set<StreamRun>();
+  private closed = false;
+
+  constructor(options: HostOptions = {}) {
+    this.runtime = new HostRuntime(options.clock, LogLevel[options.logLevel ?? "info"], options.printLogs ?? false);
+    for (const [name, target] of Object.entries(options.clusters ?? {})) this.runtime.clusters.set(name, target);
+    for (const [path, value] of Object.entries(options.properties ?? {})) this.runtime.properties.set(path, encoder.encode(value));
+  }
+
+  /** A bootstrap WasmService with singleton: true: one VM on the "main thread". */
+  async addSingletonService(spec: PluginSpec): Promise<ServicePlugin> {
+    const compiled = await compilePlugin(spec.wasm);
+    const { vm, configured } = startVm(this.runtime, compiled, spec, `${spec.vmId}/${spec.rootId}/singleton`);
+    this.vms.push(vm);
+    const plugin: ServicePlugin = {
+      vm,
+      configureResult: configured,
+      reconfigure: (json) => {
+        plugin.configureResult = configure(vm, encoder.encode(json));
+        return plugin.configureResult;
+      },
+    };
+    return plugin;
+  }
+
+  /** An HTTP filter: one VM per worker, all sharing shared data and queues through their vmId. */
+  async addHttpFilter(spec: PluginSpec & { workers: number }): Promise<HttpFilter> {
+    const compiled = await compilePlugin(spec.wasm);
+    const workers: WasmVm[] = [];
+    const configureResults: boolean[] = [];
+    for (let i = 0; i < spec.workers; i++) {
+      const { vm, configured } = startVm(this.runtime, compiled, spec, `${spec.vmId}/${spec.rootId}/worker${i}`);
+      workers.push(vm);
+      configureResults.push(configured);
+      this.vms.push(vm);
+    }
+    let next = 0;
+    const pick = (req: HttpRequestSpec): WasmVm => {
+      if (this.closed) throw new Error("EnvoyHost is closed");
+      if (req.worker !== undefined) {
+        const vm = workers[req.worker];
+        if (vm === undefined) throw new RangeError(`no worker ${req.worker} (have ${workers.length})`);
+        return vm;
+      }
+      const vm = workers[next % workers.length]!;
+      next++;
+      return vm;
+    };
+    const filter: HttpFilter = {
+      workers,
+      configureResults,
+      request: (req) =>
+        new Promise<HttpResult>((resolve) => {
+          const run: StreamRun = new StreamRun(pick(req), req, (result) => {
+            this.activeRuns.delete(run);
+            resolve(result);
+          });
+          this.activeRuns.add(run);
+          run.start();
+        }),
+      requestSync: (req) => {
+        let out: HttpResult | undefined;
+        const run = new StreamRun(pick(req), req, (result) => {
+          out = result;
+        });
+        run.start();
+        if (out === undefined) {
+          run.abandon({ kind: "localReply", status: 500, body: "", headers: [], details: "host_sync_pause", grpcStatus: -1, hostCalls: 0 });
+          throw new Error("requestSync: the plugin paused the stream; use request() for paths that pause");
+        }
+        return out;
+      },
+      reconfigure: (json) => {
+        const bytes = encoder.encode(json);
+        workers.forEach((vm, i) => {
+          configureResults[i] = configure(vm, bytes);
+        });
+        return [...configureResults];
+      },
+      killWorker: (index) => {
+        const vm = workers[index];
+        if (vm === undefined) throw new RangeError(`no worker ${index}`);
+        vm.fail("killed by test");
+      },
+    };
+    return filter;
+  }
+
+  sharedData(vmId: string): SharedDataStore {
+    return this.runtime.store(vmId);
+  }
+
+  /** Summed over all VMs, as one Envoy stat; name without the "wasmcustom." prefix. */
+  metric(name: string): number | undefined {
+    return this.runtime.metrics.get(name.replace(/^wasmcustom\./, ""))?.value;
+  }
+
+  metrics(): Map<string, MetricValue> {
+    return this.runtime.metrics.snapshot();
+  }
+
+  logs(): LogEntry[] {
+    return [...this.runtime.logEntries];
+  }
+
+  setCluster(name: string, target: ClusterTarget): void {
+    this.runtime.clusters.set(name, target);
+  }
+
+  /** Items waiting in a shared queue (undefined if nobody registered it). */
+  queueSize(vmId: string, name: string): number | undefined {
+    return this.runtime.queues.size(vmId, name);
+  }
+
+  /** Resolves once every posted callback (queue deliveries) has run. */
+  flush(): Promise<void> {
+    return this.runtime.flush();
+  }
+
+  /** Cancels timers, ends paused requests, closes every connection; idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.runtime.closed = true;
+    for (const run of [...this.activeRuns]) {
+      run.abandon({ kind: "localReply", status: 503, body: "", headers: [], details: "host_closed", grpcStatus: -1, hostCalls: 0 });
+    }
+    for (const vm of this.vms) vm.shutdown();
+    this.runtime.connections.closeAll();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
