@@ -45,6 +45,8 @@ export interface SubscriptionOptions {
   heartbeatMs: number;
   limits: ChunkLimits;
   onClose: (subscription: Subscription) => void;
+  /** Called each time the stream pushes back (write() returned false). */
+  onBlocked?: () => void;
 }
 
 type Stream = grpc.ServerWritableStream<SubscribeRequest, SyncMessageOut>;
@@ -181,6 +183,8 @@ export class Subscription {
     this.armHeartbeat();
     if (!ok) {
       this.blocked = true;
+      this.options.onBlocked?.();
+      this.logger.debug({ nodeId: this.nodeId, version: message.version }, "subscriber stream is full; waiting for drain");
       this.call.once("drain", () => {
         this.blocked = false;
         this.pump();

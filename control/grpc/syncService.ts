@@ -42,6 +42,7 @@ export class SyncService {
   private readonly heartbeatMs: number;
   private readonly chunkLimits: ChunkLimits;
   private readonly subscriptions = new Set<Subscription>();
+  private blockedWrites = 0;
 
   constructor(options: SyncServiceOptions) {
     this.store = options.store;
@@ -68,6 +69,11 @@ export class SyncService {
     };
   }
 
+  /** Times a Subscribe stream pushed back since start (backpressure; for later metrics). */
+  get backpressureEvents(): number {
+    return this.blockedWrites;
+  }
+
   /** Ends every Subscribe stream (shutdown). */
   endAll(): void {
     for (const subscription of [...this.subscriptions]) subscription.end();
@@ -80,6 +86,7 @@ export class SyncService {
       heartbeatMs: this.heartbeatMs,
       limits: this.chunkLimits,
       onClose: (s) => this.subscriptions.delete(s),
+      onBlocked: () => this.blockedWrites++,
     });
     this.subscriptions.add(subscription);
     subscription.start();
