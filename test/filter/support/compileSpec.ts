@@ -1,0 +1,97 @@
+// Compiles an AssemblyScript test entry in memory with the asc API and instantiates it with only an
+// `env.abort` that throws, so a trap or abort in the code under test fails the calling test.
+import asc from "assemblyscript/asc";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+
+const repoRoot = resolve(import.meta.dirname, "../../..");
+
+export interface SpecModule {
+  /** Calls an export, lowering string arguments and lifting a string result. */
+  call(name: string, ...args: Array<string | number | bigint>): string;
+  callNumber(name: string, ...args: Array<string | number | bigint>): number;
+}
+
+interface SpecExports {
+  memory: WebAssembly.Memory;
+  __new(size: number, classId: number): number;
+  __pin(ptr: number): number;
+  __unpin(ptr: number): void;
+  [name: string]: unknown;
+}
+
+/** `entry` is a repo-relative file with any extension; asc sees it under a virtual `.ts` name. */
+export async function compileSpec(entry: string): Promise<SpecModule> {
+  // Same folder as the real file, so the spec's relative imports resolve unchanged.
+  const virtualName = entry.replace(/\.[^./]+$/, "") + ".virtual.ts";
+  const specPath = resolve(repoRoot, entry);
+  let binary: Uint8Array | undefined;
+  let errors = "";
+  const result = await asc.main(
+    [virtualName, "--baseDir", repoRoot, "--outFile", "spec.wasm", "--runtime", "incremental", "--exportRuntime", "-O1", "--noColors"],
+    {
+      // asc runs with the repo root as its base directory.
+      readFile: async (name: string, baseDir: string) => {
+        if (name === "asconfig.json") return null;
+        const real = name === virtualName ? specPath : resolve(baseDir, name);
+        try {
+          return await readFile(real, "utf8");
+        } catch {
+          return null;
+        }
+      },
+      writeFile: async (name: string, contents: Uint8Array | string) => {
+        if (name.endsWith(".wasm") && typeof contents !== "string") binary = contents;
+      },
+      listFiles: async () => [],
+      stdout: { write: () => true } as unknown as NodeJS.WritableStream,
+      stderr: { write: (text: string | Uint8Array) => { errors += String(text); return true; } } as unknown as NodeJS.WritableStream,
+    } as unknown as Parameters<typeof asc.main>[1],
+  );
+  if (result.error || binary === undefined) throw new Error(`compiling ${entry} failed: ${result.error?.message ?? ""}\n${errors}`);
+
+  let exports: SpecExports | undefined;
+  const liftString = (ptr: number): string => {
+    if (exports === undefined || ptr === 0) return "";
+    const buffer = exports.memory.buffer;
+    const byteLength = new Uint32Array(buffer, ptr - 4, 1)[0] ?? 0;
+    return Buffer.from(new Uint8Array(buffer, ptr, byteLength)).toString("utf16le");
+  };
+  const module = await WebAssembly.compile(binary);
+  const instance = await WebAssembly.instantiate(module, {
+    env: {
+      abort(message: number, file: number, line: number, column: number) {
+        throw new Error(`abort: ${liftString(message)} at ${liftString(file)}:${line}:${column}`);
+      },
+    },
+  });
+  exports = instance.exports as unknown as SpecExports;
+  const ex = exports;
+
+  const lower = (value: string): number => {
+    const bytes = Buffer.from(value, "utf16le");
+    const ptr = ex.__pin(ex.__new(bytes.length, 2));
+    new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes);
+    return ptr;
+  };
+  const invoke = (name: string, args: Array<string | number | bigint>): unknown => {
+    const fn = ex[name];
+    if (typeof fn !== "function") throw new Error(`spec has no export ${name}`);
+    const pinned: number[] = [];
+    const lowered = args.map((a) => {
+      if (typeof a !== "string") return a;
+      const ptr = lower(a);
+      pinned.push(ptr);
+      return ptr;
+    });
+    try {
+      return (fn as (...a: unknown[]) => unknown)(...lowered);
+    } finally {
+      for (const ptr of pinned) ex.__unpin(ptr);
+    }
+  };
+  return {
+    call: (name, ...args) => liftString(invoke(name, args) as number),
+    callNumber: (name, ...args) => Number(invoke(name, args)),
+  };
+}
