@@ -57,7 +57,7 @@ export async function compileSpec(entry: string): Promise<SpecModule> {
     const byteLength = new Uint32Array(buffer, ptr - 4, 1)[0] ?? 0;
     return Buffer.from(new Uint8Array(buffer, ptr, byteLength)).toString("utf16le");
   };
-  const module = await WebAssembly.compile(binary);
+  const module = await WebAssembly.compile(new Uint8Array(binary));
   const instance = await WebAssembly.instantiate(module, {
     env: {
       abort(message: number, file: number, line: number, column: number) {
