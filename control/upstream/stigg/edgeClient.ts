@@ -181,7 +181,9 @@ export class EdgeClient {
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
   private readonly bucket: TokenBucket;
-  private readonly closed = new AbortController();
+  /** One controller per fetch in progress, so close() can stop them without a listener per fetch. */
+  private readonly inFlight = new Set<AbortController>();
+  private isClosed = false;
   private cooldownUntilMs = 0;
   private consecutiveRateLimits = 0;
   private readonly counters: EdgeClientStats = {
@@ -258,7 +260,10 @@ export class EdgeClient {
 
   /** Stops keep-alive sockets and aborts fetches in progress. */
   close(): void {
-    this.closed.abort(new EdgeClientError("aborted", "Edge client closed"));
+    this.isClosed = true;
+    const reason = closedError();
+    for (const controller of this.inFlight) controller.abort(reason);
+    this.inFlight.clear();
     this.agent.destroy();
   }
 
@@ -269,9 +274,28 @@ export class EdgeClient {
       throw new EdgeClientError("invalid-argument", "ids must be well-formed Unicode (no lone surrogates)");
     }
     const path = this.entitlementsStatePath(customerId, resourceId);
-    const signal = options.signal === undefined ? this.closed.signal : AbortSignal.any([options.signal, this.closed.signal]);
-    const deadline = performance.now() + this.timeoutMs;
+    if (this.isClosed) throw closedError();
+    const controller = new AbortController();
+    const caller = options.signal;
+    const forward = (): void => controller.abort(caller?.reason);
+    if (caller?.aborted) forward();
+    caller?.addEventListener("abort", forward, { once: true });
+    this.inFlight.add(controller);
+    try {
+      return await this.attempts(path, customerId, resourceId, controller.signal);
+    } finally {
+      this.inFlight.delete(controller);
+      caller?.removeEventListener("abort", forward);
+    }
+  }
 
+  private async attempts(
+    path: string,
+    customerId: string,
+    resourceId: string | undefined,
+    signal: AbortSignal,
+  ): Promise<EdgeFetchResult> {
+    const deadline = performance.now() + this.timeoutMs;
     for (let attempt = 1; ; attempt += 1) {
       this.checkAborted(signal, attempt - 1);
       await this.takeBudget(deadline, signal, attempt - 1);
@@ -450,6 +474,10 @@ export class EdgeClient {
       req.end();
     });
   }
+}
+
+function closedError(): EdgeClientError {
+  return new EdgeClientError("aborted", "Edge client closed");
 }
 
 function isRetryable(error: EdgeClientError): boolean {
