@@ -70,6 +70,12 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
 
   test("initialises by fetching the server SDK configuration from Edge and subscribes to the 3.x events", () => {
     assert.equal(emulator.requestCount("sdk-configuration"), 1);
+    const configuration = emulator.requests.find((r) => r.endpoint === "sdk-configuration");
+    assert.equal(configuration?.headers["x-api-version"], "1");
+    assert.equal(configuration?.headers["source"], "NODE_SERVER_SDK");
+    const init = emulator.requests.find((r) => r.endpoint === "init");
+    assert.equal(init?.apiKey, emulator.apiKey);
+    assert.equal(init?.headers["source"], "NODE_SERVER_SDK");
     const fields = emulator.subscriptions().map((s) => s.rootField).sort();
     assert.deepEqual(fields, ["creditBalanceUpdated", "entitlementsUpdated", "packagePublished", "usageUpdated"]);
   });
@@ -124,6 +130,7 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
     assert.equal(ack.currentUsage, 50);
     assert.equal(emulator.usageOf("acme", "api-calls"), 50);
     assert.equal(emulator.requestCount("ReportUsage"), 1);
+    assert.equal(emulator.requests.find((r) => r.endpoint === "ReportUsage")?.headers["x-graphql-operation-name"], "ReportUsage");
     const check = await stigg.getMeteredEntitlement({ customerId: "acme", featureId: "api-calls", options: { requestedUsage: 51 } });
     assert.equal(check.currentUsage, 50);
     assert.equal(check.hasAccess, false);

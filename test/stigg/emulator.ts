@@ -40,10 +40,12 @@ import {
   type WsFault,
 } from "./faults.ts";
 import { GraphqlWsServer, type SubscriptionInfo, type WsRequestRecord } from "./graphqlWsServer.ts";
+import { EdgeRateLimiter, type EdgeRateLimit } from "./edgeRateLimit.ts";
 
 export type { CustomerSpec, EmulatedEntitlement, EmulatedCreditEntitlement, EntitlementSetSpec } from "./customers.ts";
 export type { HttpFault, HttpFaultKind, WsFault, Surface } from "./faults.ts";
 export type { SubscriptionInfo } from "./graphqlWsServer.ts";
+export type { EdgeRateLimit } from "./edgeRateLimit.ts";
 
 export const DEFAULT_API_KEY = "emulator-server-key";
 
@@ -62,6 +64,8 @@ export interface StiggEmulatorOptions {
   wsConnectionInitTimeoutMs?: number;
   /** Where unknown GraphQL operations are reported. Default: one console.warn per operation name. */
   onUnknownOperation?: (operationName: string, errors: readonly string[]) => void;
+  /** Edge rate limit per API key (Stigg: 6,000 per minute); off by default. */
+  edgeRateLimit?: EdgeRateLimit;
   /** Account/environment ids used in packagePublished events. */
   accountId?: string;
   environmentId?: string;
@@ -83,6 +87,8 @@ export interface RequestRecord {
   /** GraphQL root field of a subscription. */
   rootField?: string;
   apiKey?: string;
+  /** Request headers, names lower-cased (WebSocket init: the connection_init payload headers). */
+  headers: Record<string, string>;
   status: number | "dropped";
   at: number;
 }
@@ -153,6 +159,8 @@ export interface StiggEmulator {
   setFault(surface: "edge" | "graphql", fault: HttpFault | undefined): void;
   setFault(surface: "ws", fault: WsFault): void;
   clearFaults(): void;
+  /** Turns Stigg's Edge rate limit on (or off with undefined); counting restarts. */
+  setEdgeRateLimit(limit: EdgeRateLimit | undefined): void;
   /** Drops every open WebSocket: abruptly (no close frame) unless a close code is given. */
   dropWebSockets(closeCode?: number, reason?: string): void;
 
@@ -208,6 +216,8 @@ class Emulator implements StiggEmulator {
   readonly #edgeStateDocument = parse(EDGE_ENTITLEMENTS_STATE_DOCUMENT);
   readonly #edgeEntitlementsDocument = parse(EDGE_ENTITLEMENTS_DOCUMENT);
   readonly #warnedOperations = new Set<string>();
+  readonly #closing = new AbortController();
+  readonly #edgeLimiter = new EdgeRateLimiter();
 
   constructor(options: StiggEmulatorOptions) {
     this.#options = options;
@@ -215,6 +225,7 @@ class Emulator implements StiggEmulator {
     if (keys.length === 0) throw new Error("startStiggEmulator: apiKeys must not be empty");
     this.#apiKeys = new Set(keys);
     this.apiKey = keys[0] as string;
+    this.#edgeLimiter.set(options.edgeRateLimit);
     const now = Date.now();
     for (const [customerId, spec] of Object.entries(options.customers ?? {})) this.#store.set(customerId, spec, now);
 
@@ -321,6 +332,10 @@ class Emulator implements StiggEmulator {
     this.#faults.clear();
   }
 
+  setEdgeRateLimit(limit: EdgeRateLimit | undefined): void {
+    this.#edgeLimiter.set(limit);
+  }
+
   dropWebSockets(closeCode?: number, reason?: string): void {
     this.#ws.dropAll(closeCode, reason);
   }
@@ -369,6 +384,7 @@ class Emulator implements StiggEmulator {
   }
 
   close(): Promise<void> {
+    this.#closing.abort();
     this.#ws.close();
     return new Promise((resolve) => {
       this.#server.close(() => resolve());
@@ -559,7 +575,7 @@ class Emulator implements StiggEmulator {
 
   async #handleEdge(req: IncomingMessage, res: ServerResponse, method: string, path: string, query: URLSearchParams): Promise<void> {
     const route = edgeRoute(path);
-    const base: Omit<RequestRecord, "status" | "at"> = { surface: "edge", endpoint: route.endpoint, method, path };
+    const base: Omit<RequestRecord, "status" | "at" | "headers"> = { surface: "edge", endpoint: route.endpoint, method, path };
     if (route.customerId !== undefined) base.customerId = route.customerId;
     const resourceId = query.get("resourceId");
     if (resourceId) base.resourceId = resourceId;
@@ -568,8 +584,13 @@ class Emulator implements StiggEmulator {
       this.#record({ ...base, status: 401 }, req);
       return void writeJson(res, 401, JSON.stringify({ error: "unauthorized", message: "Invalid API key" }), undefined);
     }
+    if (!this.#edgeLimiter.admit(String(req.headers["x-api-key"]), Date.now())) {
+      this.#record({ ...base, status: 429 }, req);
+      return void writeJson(res, 429, RATE_LIMIT_BODY, undefined);
+    }
     const fault = this.#faults.take("edge");
-    if (fault?.latencyMs) await sleep(fault.latencyMs);
+    if (fault?.latencyMs) await sleep(fault.latencyMs, this.#closing.signal);
+    if (this.#closing.signal.aborted) return void res.destroy();
     if (method !== "GET" || route.endpoint === "not-found") {
       this.#record({ ...base, status: 404 }, req);
       return void writeJson(res, 404, JSON.stringify({ error: "not_found", message: `No route for ${method} ${path}` }), undefined);
@@ -598,7 +619,7 @@ class Emulator implements StiggEmulator {
   }
 
   async #handleGraphql(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
-    const base: Omit<RequestRecord, "status" | "at"> = { surface: "graphql", endpoint: "anonymous", method, path };
+    const base: Omit<RequestRecord, "status" | "at" | "headers"> = { surface: "graphql", endpoint: "anonymous", method, path };
     const headerName = req.headers["x-graphql-operation-name"];
     if (typeof headerName === "string" && headerName) base.endpoint = base.operationName = headerName;
     if (method !== "POST") {
@@ -624,7 +645,8 @@ class Emulator implements StiggEmulator {
       return void writeJson(res, 401, JSON.stringify(unauthenticated), undefined);
     }
     const fault = this.#faults.take("graphql");
-    if (fault?.latencyMs) await sleep(fault.latencyMs);
+    if (fault?.latencyMs) await sleep(fault.latencyMs, this.#closing.signal);
+    if (this.#closing.signal.aborted) return void res.destroy();
     if (fault?.kind === "rateLimit") {
       this.#record({ ...base, status: 429 }, req);
       return void writeJson(res, 429, RATE_LIMIT_BODY, undefined);
@@ -674,15 +696,28 @@ class Emulator implements StiggEmulator {
     console.warn(`[stigg-emulator] unsupported GraphQL operation ${name}: ${errors.join("; ")}`);
   }
 
-  #record(record: Omit<RequestRecord, "at">, req: IncomingMessage): void {
+  #record(record: Omit<RequestRecord, "at" | "headers">, req: IncomingMessage): void {
     const key = req.headers["x-api-key"];
-    const full: RequestRecord = { ...record, at: Date.now() };
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+    }
+    const full: RequestRecord = { ...record, headers, at: Date.now() };
     if (typeof key === "string") full.apiKey = key;
     this.requests.push(full);
   }
 
   #recordWs(record: WsRequestRecord): void {
-    const full: RequestRecord = { surface: "ws", endpoint: record.kind, method: "WS", path: "/graphql", status: 101, at: record.at };
+    const full: RequestRecord = {
+      surface: "ws",
+      endpoint: record.kind,
+      method: "WS",
+      path: "/graphql",
+      headers: record.headers ?? {},
+      status: 101,
+      at: record.at,
+    };
+    if (record.headers?.["x-api-key"]) full.apiKey = record.headers["x-api-key"];
     if (record.operationName) full.operationName = record.operationName;
     if (record.rootField) full.rootField = record.rootField;
     this.requests.push(full);

@@ -155,6 +155,30 @@ describe("Stigg emulator fault injection", () => {
     await emulator.waitUntil(() => emulator.webSocketCount() === 0, 1000, "sockets to be gone");
   });
 
+  test("the Edge rate limit answers 429 past N requests per key in the window, then recovers", async () => {
+    emulator.setEdgeRateLimit({ requests: 3, windowMs: 150 });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await edge()).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      await new Promise((resolve) => setTimeout(resolve, 170));
+      assert.equal((await edge()).status, 200);
+    } finally {
+      emulator.setEdgeRateLimit(undefined);
+    }
+  });
+
+  test("closing the emulator does not wait for a request held by latency", async () => {
+    const slow = await startStiggEmulator({ customers: { acme: ACME } });
+    slow.setFault("edge", { latencyMs: 60_000 });
+    const pending = fetch(`${slow.edgeUrl}/v1/c/acme/entitlements-state.json`, { headers: { "X-API-KEY": slow.apiKey } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const started = performance.now();
+    await slow.close();
+    await assert.rejects(pending);
+    assert.ok(performance.now() - started < 1000);
+  });
+
   test("/health is exempt from faults", async () => {
     emulator.setFault("edge", { kind: "rateLimit" });
     const response = await new Promise<number>((resolve, reject) => {

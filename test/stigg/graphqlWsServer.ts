@@ -24,6 +24,8 @@ export interface WsRequestRecord {
   kind: "connect" | "refused" | "init" | "auth-failed" | "subscribe" | "complete" | "closed";
   operationName?: string;
   rootField?: string;
+  /** connection_init payload headers, names lower-cased. */
+  headers?: Record<string, string>;
   at: number;
 }
 
@@ -78,7 +80,7 @@ class Connection {
     const deliver = (): void => {
       if (this.socket.readyState === WebSocket.OPEN && !this.server.fault().silent) this.socket.send(text);
     };
-    if (fault.latencyMs && fault.latencyMs > 0) setTimeout(deliver, fault.latencyMs);
+    if (fault.latencyMs && fault.latencyMs > 0) setTimeout(deliver, fault.latencyMs).unref();
     else deliver();
   }
 
@@ -184,9 +186,9 @@ export class GraphqlWsServer {
     connection.stopInitTimer();
     const headers = headersFromInitPayload(payload);
     connection.headers = headers;
-    this.#options.onRecord({ kind: "init", at: Date.now() });
+    this.#options.onRecord({ kind: "init", headers, at: Date.now() });
     if (!this.#options.authorize(headers)) {
-      this.#options.onRecord({ kind: "auth-failed", at: Date.now() });
+      this.#options.onRecord({ kind: "auth-failed", headers, at: Date.now() });
       return connection.close(this.#options.authFailureCloseCode, "Invalid API key");
     }
     connection.acknowledged = true;
@@ -215,7 +217,13 @@ export class GraphqlWsServer {
     }
     const first = operation.selectionSet.selections[0];
     const rootField = first && first.kind === "Field" ? first.name.value : "";
-    this.#options.onRecord({ kind: "subscribe", operationName: operationName ?? operation.name?.value, rootField, at: Date.now() });
+    this.#options.onRecord({
+      kind: "subscribe",
+      operationName: operationName ?? operation.name?.value,
+      rootField,
+      headers: connection.headers,
+      at: Date.now(),
+    });
     if (operation.operation !== "subscription") {
       const result = execute({
         schema: this.#options.schema,
