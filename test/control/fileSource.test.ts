@@ -33,6 +33,13 @@ async function fixture(t: { after(fn: () => Promise<void>): void }, text: string
   return { dir, path, store, source, lines, changes };
 }
 
+/** Replaces the file in one step, so a reader can never see it half written. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  await writeFile(temp, text);
+  await rename(temp, path);
+}
+
 function seatsOf(store: EntitlementStore, id: string): number | undefined {
   return store.get(id)?.value.entitlements[0]?.usageLimit;
 }
@@ -47,7 +54,7 @@ test("loads the file at start and reports itself ready", async (t) => {
 test("turns an edit into deltas for only the changed customers", async (t) => {
   const { path, store, changes } = await fixture(t, catalogue({ a: 1, b: 2, c: 3 }));
   changes.length = 0;
-  await writeFile(path, catalogue({ a: 1, b: 20, d: 4 }));
+  await writeAtomic(path, catalogue({ a: 1, b: 20, d: 4 }));
   await waitFor("the edit", () => changes.length >= 3);
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.deepEqual(
@@ -61,7 +68,7 @@ test("turns an edit into deltas for only the changed customers", async (t) => {
 test("keeps the last good data when an edit does not parse, and logs the path and line", async (t) => {
   const { path, store, source, lines, changes } = await fixture(t, catalogue({ a: 1 }));
   changes.length = 0;
-  await writeFile(path, "customers:\n  a:\n    entitlements:\n      seats: { featureType: NUMBER, meterType: None, usageLimit: many }\n");
+  await writeAtomic(path, "customers:\n  a:\n    entitlements:\n      seats: { featureType: NUMBER, meterType: None, usageLimit: many }\n");
   await waitFor("the error log", () => lines.some((l) => l.level === 50));
   const error = lines.find((l) => l.level === 50)!;
   assert.match(error.msg, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:4: customers\\.a\\.entitlements\\.seats\\.usageLimit: must be a number >= 0, got "many"`));
