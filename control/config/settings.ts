@@ -3,10 +3,10 @@
 import { accessSync, constants } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
+import { shippedFile } from "../shippedFile.ts";
 
-export const DEFAULT_ENTITLEMENTS_FILE = fileURLToPath(new URL("../defaults/entitlements.yaml", import.meta.url));
+export const DEFAULT_ENTITLEMENTS_FILE = shippedFile("control/defaults/entitlements.yaml");
 
 export interface ControlPlaneSettings {
   entitlementsFile: string;

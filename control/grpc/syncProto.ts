@@ -1,10 +1,10 @@
 // Loads the sync API definition (proto/entitlementgate/sync/v1/sync.proto) at run time and
 // describes the JavaScript shape of its messages under the loader options below.
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { shippedFile } from "../shippedFile.ts";
 
-export const SYNC_PROTO_PATH = fileURLToPath(new URL("../../proto/entitlementgate/sync/v1/sync.proto", import.meta.url));
+export const SYNC_PROTO_PATH = shippedFile("proto/entitlementgate/sync/v1/sync.proto");
 
 /**
  * camelCase fields; uint64/int64 as decimal strings on input (versions stay far below 2^53, but

@@ -19,7 +19,7 @@ export interface OfflineFileSourceOptions {
 }
 
 export type ReloadOutcome =
-  | { kind: "loaded"; customers: number; upserted: number; removed: number }
+  | { kind: "loaded"; entries: number; upserted: number; removed: number }
   | { kind: "unchanged" }
   | { kind: "invalid"; message: string }
   | { kind: "missing" };
@@ -154,7 +154,7 @@ export class OfflineFileSource implements EntitlementSource {
     this.lastContent = next;
     if (first) {
       const result = sink.replaceAll(customers);
-      return { kind: "loaded", customers: customers.length, upserted: result.upserted, removed: result.removed };
+      return { kind: "loaded", entries: customers.length, upserted: result.upserted, removed: result.removed };
     }
     // Later loads touch only what the file changed, so usage reported to the store for customers
     // whose lines did not change is not reset by an unrelated edit.
@@ -168,6 +168,6 @@ export class OfflineFileSource implements EntitlementSource {
       if (next.has(key)) continue;
       if (sink.remove(customer.customerId, customer.resourceId)) removed++;
     }
-    return { kind: "loaded", customers: customers.length, upserted, removed };
+    return { kind: "loaded", entries: customers.length, upserted, removed };
   }
 }
