@@ -465,10 +465,12 @@ export class EdgeClient {
           chunks.push(chunk);
         });
         res.on("error", (error) => finish(error));
-        res.on("aborted", () => finish(new Error("Edge closed the connection mid-body")));
         res.on("end", () => {
+          if (res.complete) finish(undefined, { status, body: Buffer.concat(chunks, received) });
+        });
+        // A socket closed before the declared length arrived: retryable like any network error.
+        res.on("close", () => {
           if (!res.complete) finish(new Error("Edge closed the connection mid-body"));
-          else finish(undefined, { status, body: Buffer.concat(chunks, received) });
         });
       });
       req.end();
