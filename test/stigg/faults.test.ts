@@ -82,6 +82,25 @@ describe("Stigg emulator fault injection", () => {
     assert.equal(ok.status, 200);
   });
 
+  test("GraphQL body faults shape the GraphQL answer: truncated, mistyped, padded", async () => {
+    const ask = () =>
+      fetch(emulator.graphqlUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "X-API-KEY": emulator.apiKey },
+        body: JSON.stringify({ query: "query State { entitlementsState(query: {customerId: \"acme\"}) { entitlementsV2 { ... on FeatureEntitlement { usageLimit } } } }" }),
+      });
+    emulator.setFault("graphql", { kind: "malformedJson", times: 1 });
+    const truncated = await (await ask()).text();
+    assert.throws(() => JSON.parse(truncated), SyntaxError);
+    emulator.setFault("graphql", { kind: "wrongTypes", times: 1 });
+    const mistyped = (await (await ask()).json()) as { data: { entitlementsState: { entitlementsV2: { usageLimit: unknown }[] } } };
+    assert.ok(mistyped.data.entitlementsState.entitlementsV2.some((e) => e.usageLimit === "100"));
+    emulator.setFault("graphql", { kind: "hugePayload", hugeBytes: 100_000, times: 1 });
+    const padded = await (await ask()).text();
+    assert.ok(padded.length >= 100_000);
+    assert.ok(JSON.parse(padded));
+  });
+
   test("GraphQL rateLimit answers 429 with the rate-limit body", async () => {
     emulator.setFault("graphql", { kind: "rateLimit", times: 1 });
     const response = await fetch(emulator.graphqlUrl, {
