@@ -8,6 +8,7 @@ import {
   untypedFallbackKind,
 } from "../../control/evaluation/fallback.ts";
 import {
+  ACCESS_DENIED_REASONS,
   FEATURE_TYPES,
   METER_TYPES,
   RESET_PERIODS,
@@ -122,6 +123,12 @@ describe("shared case table (test/cases/evaluation.json)", () => {
 
 describe("typed case table (test/cases/evaluation-typed.json)", () => {
   for (const row of loadCases("evaluation-typed.json")) test(row.name, () => runRow(row));
+});
+
+test("the two tables together expect every Stigg access-denied reason", () => {
+  const expected = new Set([...loadCases("evaluation.json"), ...loadCases("evaluation-typed.json")].map((r) => r.expect.reason));
+  const missing = Object.keys(ACCESS_DENIED_REASONS).filter((reason) => !expected.has(reason));
+  assert.deepEqual(missing, []);
 });
 
 describe("decision details", () => {
