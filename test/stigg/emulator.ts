@@ -513,7 +513,7 @@ class Emulator implements StiggEmulator {
     if (!entity) throw new EmulatorError(`Customer resource not found: ${input.resourceId}`, "CustomerResourceNotFound");
     const entry = entity.entitlements.get(input.featureId);
     if (!entry) throw new EmulatorError(`Feature not found: ${input.featureId}`, "FeatureNotFound");
-    if (entry.spec.featureType !== "NUMBER") {
+    if (entry.spec.featureType !== "NUMBER" || entry.spec.meterType === "None") {
       throw new EmulatorError(`Feature ${input.featureId} is not metered`, "MeteringNotAvailableForFeatureType");
     }
     return { entity, featureId: input.featureId };

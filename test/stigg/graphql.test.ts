@@ -71,6 +71,8 @@ describe("Stigg emulator GraphQL over HTTP", () => {
     assert.equal(customer.body.errors?.[0]?.extensions?.code, "CustomerNotFound");
     const feature = await post("ReportUsage", REPORT_USAGE, { input: { customerId: "acme", featureId: "nope", value: 1 } });
     assert.equal(feature.body.errors?.[0]?.extensions?.code, "FeatureNotFound");
+    const boolean = await post("ReportUsage", REPORT_USAGE, { input: { customerId: "acme", featureId: "sso", value: 1 } });
+    assert.equal(boolean.body.errors?.[0]?.extensions?.code, "MeteringNotAvailableForFeatureType");
   });
 
   test("ReportUsageBulk applies every usage in order, or none when one is invalid", async () => {
