@@ -57,6 +57,9 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
     return closing;
   };
 
+  const listenError = (what: string, setting: string, port: number, err: unknown): Error =>
+    new Error(`${what} cannot listen on ${settings.bindAddress}:${port} (${setting}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+
   try {
     // The HTTP server starts first so probes get a 503 with a reason rather than a refused
     // connection while the source loads.
@@ -66,6 +69,8 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       livenessPath: settings.healthEndpointUrl,
       readinessPath: settings.readyEndpointUrl,
       readiness,
+    }).catch((err: unknown) => {
+      throw listenError("the HTTP server", "HTTP_PORT", settings.httpPort, err);
     });
     await source.start(store);
     grpcServer = await startGrpcServer(
@@ -73,7 +78,9 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       settings.syncPort,
       [{ definition: filterSyncServiceDefinition(), handlers: sync.handlers(), beforeClose: () => sync.endAll() }],
       logger,
-    );
+    ).catch((err: unknown) => {
+      throw listenError("the sync gRPC server", "SYNC_PORT", settings.syncPort, err);
+    });
   } catch (err) {
     await close();
     throw err;

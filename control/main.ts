@@ -20,7 +20,10 @@ async function main(): Promise<void> {
   const plane = await startControlPlane(settings, { logger });
   const ready = plane.readiness();
   const customers = plane.store.all().filter((e) => e.resourceId === undefined).length;
-  logger.info(
+  const summary = `sync gRPC on ${settings.bindAddress}:${plane.syncPort}, HTTP on ${settings.bindAddress}:${plane.httpPort}, ${customers} customers (${plane.store.size} entries) from ${plane.source.description}`;
+  // Not ready means the source has no good data yet (an invalid file); the process keeps running
+  // and becomes ready as soon as the source loads.
+  logger[ready.ready ? "info" : "warn"](
     {
       syncPort: plane.syncPort,
       httpPort: plane.httpPort,
@@ -33,7 +36,9 @@ async function main(): Promise<void> {
       ready: ready.ready,
       ...(ready.reason ? { notReadyBecause: ready.reason } : {}),
     },
-    `entitlement-gate control plane ready: sync gRPC on ${settings.bindAddress}:${plane.syncPort}, HTTP on ${settings.bindAddress}:${plane.httpPort}, ${customers} customers (${plane.store.size} entries) from ${plane.source.description}`,
+    ready.ready
+      ? `entitlement-gate control plane ready: ${summary}`
+      : `entitlement-gate control plane started but NOT ready (${ready.reason ?? "unknown"}): ${summary}`,
   );
 
   let stopping = false;

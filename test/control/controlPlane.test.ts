@@ -86,6 +86,23 @@ test("is not ready while the entitlements file is invalid", async (t) => {
   assert.match(body.reason, /customers\.a\.entitlements\.seats\.usageLimit: must be a number >= 0, got -1/);
 });
 
+test("fails to start with a message naming SYNC_PORT when the port is taken", async (t) => {
+  const settings = { ...defaultSettings(), syncPort: 0, httpPort: 0, bindAddress: "127.0.0.1" };
+  const first = await startControlPlane(settings, { logger: createLogger("silent") });
+  t.after(() => first.close());
+  await assert.rejects(
+    startControlPlane({ ...settings, syncPort: first.syncPort }, { logger: createLogger("silent") }),
+    (err: Error) => {
+      assert.match(err.message, new RegExp(`^the sync gRPC server cannot listen on 127\\.0\\.0\\.1:${first.syncPort} \\(SYNC_PORT\\)`));
+      return true;
+    },
+  );
+  await assert.rejects(
+    startControlPlane({ ...settings, httpPort: first.httpPort }, { logger: createLogger("silent") }),
+    /^Error: the HTTP server cannot listen on 127\.0\.0\.1:\d+ \(HTTP_PORT\)/,
+  );
+});
+
 interface RunResult {
   code: number | null;
   stdout: string;
