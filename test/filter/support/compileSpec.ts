@@ -1,8 +1,8 @@
 // Compiles an AssemblyScript test entry in memory with the asc API and instantiates it with only an
 // `env.abort` that throws, so a trap or abort in the code under test fails the calling test.
-import asc from "assemblyscript/asc";
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
 
@@ -20,8 +20,48 @@ interface SpecExports {
   [name: string]: unknown;
 }
 
+const cacheDir = resolve(repoRoot, "build/test-cache");
+
+async function listSources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const item of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, item.name);
+    if (item.isDirectory()) out.push(...(await listSources(path)));
+    else if (item.name.endsWith(".ts")) out.push(path);
+  }
+  return out.sort();
+}
+
+/**
+ * Loading the compiler alone takes seconds, so the binary is cached under build/test-cache, keyed by
+ * the spec, every filter source and the compiler version.
+ */
+async function cacheKey(entry: string): Promise<string> {
+  const hash = createHash("sha256");
+  const ascPackage = await readFile(resolve(repoRoot, "node_modules/assemblyscript/package.json"), "utf8");
+  hash.update((JSON.parse(ascPackage) as { version: string }).version);
+  for (const file of [resolve(repoRoot, entry), ...(await listSources(resolve(repoRoot, "filter/assembly")))]) {
+    hash.update(file).update(await readFile(file));
+  }
+  return hash.digest("hex").slice(0, 24);
+}
+
 /** `entry` is a repo-relative file with any extension; asc sees it under a virtual `.ts` name. */
 export async function compileSpec(entry: string): Promise<SpecModule> {
+  const cachePath = join(cacheDir, `spec-${await cacheKey(entry)}.wasm`);
+  let binary: Uint8Array | undefined;
+  try {
+    binary = new Uint8Array(await readFile(cachePath));
+  } catch {
+    binary = await compileWithAsc(entry);
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(cachePath, binary);
+  }
+  return instantiateSpec(binary);
+}
+
+async function compileWithAsc(entry: string): Promise<Uint8Array> {
+  const { default: asc } = await import("assemblyscript/asc");
   // Same folder as the real file, so the spec's relative imports resolve unchanged.
   const virtualName = entry.replace(/\.[^./]+$/, "") + ".virtual.ts";
   const specPath = resolve(repoRoot, entry);
@@ -49,7 +89,10 @@ export async function compileSpec(entry: string): Promise<SpecModule> {
     } as unknown as Parameters<typeof asc.main>[1],
   );
   if (result.error || binary === undefined) throw new Error(`compiling ${entry} failed: ${result.error?.message ?? ""}\n${errors}`);
+  return binary;
+}
 
+async function instantiateSpec(binary: Uint8Array): Promise<SpecModule> {
   let exports: SpecExports | undefined;
   const liftString = (ptr: number): string => {
     if (exports === undefined || ptr === 0) return "";
