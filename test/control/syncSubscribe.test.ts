@@ -44,6 +44,39 @@ test("chunks a snapshot of more than 1,000 customers", async (t) => {
   close(reader);
 });
 
+test("starts a new snapshot chunk before a message passes about 1 MiB", async (t) => {
+  const f = await syncFixture(t);
+  const enumValues = Array.from({ length: 500 }, (_, i) => `a-fairly-long-enum-value-${i}`);
+  f.store.replaceAll(
+    Array.from({ length: 100 }, (_, i) => ({
+      customerId: `big-${i}`,
+      entitlements: [{ featureId: "region", featureType: "ENUM" as const, enumValues, hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 0 }],
+    })),
+  );
+  const entryBytes = f.store.get("big-0")!.bytes.length;
+  const reader = subscribe(f);
+  const chunks = await reader.snapshot();
+  const sizes = chunks.map((m) => m.entries.reduce((sum, e) => sum + e.value.length, 0));
+  assert.ok(chunks.length >= Math.ceil((100 * entryBytes) / (1024 * 1024)), `${chunks.length} chunks of ${sizes.join(", ")} bytes`);
+  assert.ok(sizes.every((n) => n <= 1024 * 1024), sizes.join(", "));
+  assert.equal(chunks.flatMap((m) => m.entries).length, 100);
+  close(reader);
+});
+
+test("splits a large DELTA and gives the new version only to its last chunk", async (t) => {
+  const f = await syncFixture(t);
+  const reader = subscribe(f);
+  await reader.snapshot();
+  f.store.replaceAll(Array.from({ length: 2500 }, (_, i) => customer(`c-${i}`)));
+  const chunks = [await reader.next(), await reader.next(), await reader.next()];
+  assert.deepEqual(chunks.map((m) => [m.kind, m.entries.length, m.version]), [
+    ["MESSAGE_KIND_DELTA", 1000, "0"],
+    ["MESSAGE_KIND_DELTA", 1000, "0"],
+    ["MESSAGE_KIND_DELTA", 500, "2500"],
+  ]);
+  close(reader);
+});
+
 test("pushes an upsert as a DELTA within 100 ms", async (t) => {
   const f = await syncFixture(t);
   f.store.upsert(customer("a"));
@@ -59,6 +92,26 @@ test("pushes an upsert as a DELTA within 100 ms", async (t) => {
   assert.equal(m.entries.length, 1);
   assert.equal(m.entries[0]!.customerId, "a");
   assert.equal(decodeEntry(m.entries[0]!.value).entitlements[0]!.usageLimit, 99);
+  close(reader);
+});
+
+test("delivers a change to the stream in under 10 ms at the median", async (t) => {
+  const f = await syncFixture(t);
+  f.store.upsert(customer("a"));
+  const reader = subscribe(f);
+  await reader.snapshot();
+  const latenciesMs: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const started = performance.now();
+    f.store.upsert(customer("a", 100 + i));
+    const m = await reader.next();
+    latenciesMs.push(performance.now() - started);
+    assert.equal(m.version, String(i + 2));
+  }
+  latenciesMs.sort((a, b) => a - b);
+  const median = latenciesMs[25]!;
+  console.log(`change -> stream latency: median ${median.toFixed(2)} ms, max ${latenciesMs.at(-1)!.toFixed(2)} ms`);
+  assert.ok(median < 10, `median ${median.toFixed(2)} ms`);
   close(reader);
 });
 
