@@ -27,6 +27,7 @@ const ACME: CustomerSpec = {
     seats: { featureType: "NUMBER", meterType: "None", usageLimit: 5 },
     tier: { featureType: "ENUM", enumValues: ["basic", "pro"] },
   },
+  resources: { "site-1": { entitlements: { sso: { featureType: "BOOLEAN", accessDeniedReason: "Revoked" } } } },
 };
 
 /** The SDK logs through this so a failing test can show what the SDK saw. */
@@ -84,14 +85,14 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
     const result = await stigg.getBooleanEntitlement({ customerId: "acme", featureId: "sso" });
     assert.equal(result.hasAccess, true);
     assert.equal(result.isFallback, false);
-    assert.equal(emulator.requestCount("entitlements", { customerId: "acme" }), 1);
+    assert.equal(emulator.requestCount("entitlements", { customerId: "acme", resourceId: null }), 1);
   });
 
   test("denies a feature missing from the subscription without another Edge request", async () => {
     const result = await stigg.getBooleanEntitlement({ customerId: "acme", featureId: "reports" });
     assert.equal(result.hasAccess, false);
     assert.equal(result.accessDeniedReason, "NoFeatureEntitlementInSubscription");
-    assert.equal(emulator.requestCount("entitlements", { customerId: "acme" }), 1);
+    assert.equal(emulator.requestCount("entitlements", { customerId: "acme", resourceId: null }), 1);
   });
 
   test("checks metered usage against the limit with requestedUsage", async () => {
@@ -117,6 +118,14 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
     assert.deepEqual(tier.enumValues, ["basic", "pro"]);
   });
 
+  test("reads resource-scoped entitlements with resourceId", async () => {
+    const result = await stigg.getBooleanEntitlement({ customerId: "acme", featureId: "sso", resourceId: "site-1" });
+    assert.equal(result.hasAccess, false);
+    assert.equal(result.accessDeniedReason, "Revoked");
+    const read = emulator.requests.find((r) => r.endpoint === "entitlements" && r.resourceId === "site-1");
+    assert.equal(read?.customerId, "acme");
+  });
+
   test("answers CustomerNotFound for a customer the emulator does not know", async () => {
     const result = await stigg.getBooleanEntitlement({ customerId: "ghost", featureId: "sso" });
     assert.equal(result.hasAccess, false);
@@ -134,7 +143,7 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
     const check = await stigg.getMeteredEntitlement({ customerId: "acme", featureId: "api-calls", options: { requestedUsage: 51 } });
     assert.equal(check.currentUsage, 50);
     assert.equal(check.hasAccess, false);
-    assert.equal(emulator.requestCount("entitlements", { customerId: "acme" }), 1);
+    assert.equal(emulator.requestCount("entitlements", { customerId: "acme", resourceId: null }), 1);
   });
 
   test("an admin change reaches the SDK in real time, without a new Edge request", async () => {
@@ -152,7 +161,7 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
     const calls = await stigg.getMeteredEntitlement({ customerId: "acme", featureId: "api-calls", options: { requestedUsage: 500 } });
     assert.equal(calls.hasAccess, true);
     assert.equal(calls.usageLimit, 1000);
-    assert.equal(emulator.requestCount("entitlements", { customerId: "acme" }), 1);
+    assert.equal(emulator.requestCount("entitlements", { customerId: "acme", resourceId: null }), 1);
   });
 
   test("a usage change pushed by the emulator updates the SDK's cached usage", async () => {
@@ -174,7 +183,7 @@ describe("Stigg Node SDK 3.95.0 against the emulator", () => {
     await emulator.waitUntil(() => published, 2000, "the SDK's packagePublished event");
     const seats = await stigg.getNumericEntitlement({ customerId: "acme", featureId: "seats" });
     assert.equal(seats.value, 5);
-    assert.equal(emulator.requestCount("entitlements", { customerId: "acme" }), 2);
+    assert.equal(emulator.requestCount("entitlements", { customerId: "acme", resourceId: null }), 2);
   });
 
   test("an invalid API key fails initialisation with the SDK's authentication message", async () => {

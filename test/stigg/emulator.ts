@@ -93,6 +93,12 @@ export interface RequestRecord {
   at: number;
 }
 
+export interface RequestFilter {
+  customerId?: string;
+  resourceId?: string | null;
+  surface?: RequestRecord["surface"];
+}
+
 export interface PublishedEvent {
   /** Subscription root field: entitlementsUpdatedV2, entitlementsUpdated, usageUpdatedV2, usageUpdated, packagePublished, creditBalanceUpdated. */
   type: string;
@@ -164,7 +170,8 @@ export interface StiggEmulator {
   /** Drops every open WebSocket: abruptly (no close frame) unless a close code is given. */
   dropWebSockets(closeCode?: number, reason?: string): void;
 
-  requestCount(endpoint: string, filter?: { customerId?: string; surface?: RequestRecord["surface"] }): number;
+  /** Requests to an endpoint; `resourceId: null` counts only requests without a resource. */
+  requestCount(endpoint: string, filter?: RequestFilter): number;
   subscriptions(): SubscriptionInfo[];
   webSocketCount(): number;
   /** Resolves once `condition` holds (checked every few ms); rejects after timeoutMs. */
@@ -342,11 +349,12 @@ class Emulator implements StiggEmulator {
 
   // ---- observation ----
 
-  requestCount(endpoint: string, filter: { customerId?: string; surface?: RequestRecord["surface"] } = {}): number {
+  requestCount(endpoint: string, filter: RequestFilter = {}): number {
     return this.requests.filter(
       (r) =>
         r.endpoint === endpoint &&
         (filter.customerId === undefined || r.customerId === filter.customerId) &&
+        (filter.resourceId === undefined || (r.resourceId ?? null) === filter.resourceId) &&
         (filter.surface === undefined || r.surface === filter.surface),
     ).length;
   }
