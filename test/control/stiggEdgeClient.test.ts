@@ -195,6 +195,28 @@ describe("Edge request", () => {
     assert.equal(edge.seen.length, 0);
   });
 
+  test("rejects unusable options with invalid-argument", () => {
+    const bad: Array<Partial<EdgeClientOptions>> = [
+      { apiKey: "" },
+      { apiKey: "key\nX-Injected: 1" },
+      { edgeApiUrl: "not a url" },
+      { edgeApiUrl: "ftp://edge.example" },
+      { edgeApiUrl: `${baseUrl}/?x=1` },
+      { timeoutMs: 0 },
+      { timeoutMs: Number.NaN },
+      { requestsPerMinute: -1 },
+      { burst: 0 },
+      { maxBodyBytes: 0 },
+    ];
+    for (const options of bad) {
+      assert.throws(
+        () => new EdgeClient({ apiKey: "k", edgeApiUrl: baseUrl, ...options }),
+        (error: unknown) => error instanceof EdgeClientError && error.kind === "invalid-argument",
+        JSON.stringify(options),
+      );
+    }
+  });
+
   test("reuses one keep-alive connection for consecutive fetches", async () => {
     edge.reset((_req, res) => sendJson(res, 200, stateBody([apiCalls])));
     const c = client();

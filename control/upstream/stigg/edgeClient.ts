@@ -134,14 +134,14 @@ export interface EdgeFetchResult {
 const PROCESS_TIMESTAMP = Date.now();
 
 function sdkHeaders(apiKey: string, source: string, instanceId: string): Record<string, string> {
-  const host = hostname();
+  const host = headerSafe(hostname());
   const pid = String(process.pid);
   const timestamp = String(PROCESS_TIMESTAMP);
   return {
     "X-API-KEY": apiKey,
     "X-API-VERSION": "1",
-    source,
-    "X-SDK-INSTANCE-ID": instanceId,
+    source: headerSafe(source),
+    "X-SDK-INSTANCE-ID": headerSafe(instanceId),
     "X-SDK-OS-PROCESS-HOSTNAME": host,
     "X-SDK-OS-PROCESS-ID": pid,
     "X-SDK-OS-PROCESS-TIMESTAMP": timestamp,
@@ -207,13 +207,18 @@ export class EdgeClient {
   private readonly maxBodyBytes: number;
   private readonly random: () => number;
 
+  /** Throws EdgeClientError("invalid-argument") for unusable options. */
   constructor(options: EdgeClientOptions) {
-    if (options.apiKey === "") throw new EdgeClientError("invalid-argument", "apiKey must not be empty");
-    this.base = new URL(options.edgeApiUrl ?? DEFAULT_EDGE_API_URL);
-    if (this.base.protocol !== "http:" && this.base.protocol !== "https:") {
-      throw new EdgeClientError("invalid-argument", `edgeApiUrl must be http(s): ${this.base.href}`);
+    if (!HEADER_VALUE.test(options.apiKey)) {
+      throw new EdgeClientError("invalid-argument", "apiKey must be a non-empty header-safe string");
     }
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_EDGE_TIMEOUT_MS;
+    this.base = parseBaseUrl(options.edgeApiUrl ?? DEFAULT_EDGE_API_URL);
+    this.timeoutMs = positive("timeoutMs", options.timeoutMs ?? DEFAULT_EDGE_TIMEOUT_MS);
+    positive("requestsPerMinute", options.requestsPerMinute ?? DEFAULT_EDGE_REQUESTS_PER_MINUTE);
+    positive("maxBodyBytes", options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+    if (options.burst !== undefined && !(options.burst >= 1)) {
+      throw new EdgeClientError("invalid-argument", "burst must be >= 1");
+    }
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.backoffBaseMs = options.backoffBaseMs ?? 50;
     this.backoffMaxMs = options.backoffMaxMs ?? 400;
@@ -476,6 +481,36 @@ export class EdgeClient {
       req.end();
     });
   }
+}
+
+/** Visible ASCII and spaces: anything else makes node:http throw when the request is built. */
+const HEADER_VALUE = /^[\x20-\x7e]+$/;
+
+function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, "?");
+}
+
+function parseBaseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch (cause) {
+    throw new EdgeClientError("invalid-argument", `edgeApiUrl is not a URL: ${raw}`, { cause });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new EdgeClientError("invalid-argument", `edgeApiUrl must be http(s): ${url.href}`);
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw new EdgeClientError("invalid-argument", `edgeApiUrl must not carry a query or fragment: ${url.href}`);
+  }
+  return url;
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new EdgeClientError("invalid-argument", `${name} must be a positive number`);
+  }
+  return value;
 }
 
 function closedError(): EdgeClientError {
