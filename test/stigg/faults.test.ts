@@ -150,6 +150,20 @@ describe("Stigg emulator fault injection", () => {
     }
   });
 
+  test("subscribeError answers new subscriptions with an error message and registers none", async () => {
+    const client = await WsTestClient.connect(emulator.wsEndpointUrl, emulator.apiKey);
+    try {
+      emulator.setFault("ws", { subscribeError: "ThrottlerException: Too Many Requests" });
+      client.subscribe("t", SUBSCRIBE_PACKAGE_PUBLISHED);
+      const error = await client.next((m) => m.id === "t");
+      assert.equal(error.type, "error");
+      assert.deepEqual(error.payload, [{ message: "ThrottlerException: Too Many Requests" }]);
+      assert.equal(emulator.subscriptions().length, 0);
+    } finally {
+      client.close();
+    }
+  });
+
   test("refuseConnections answers new upgrades with 503; open sockets stay", async () => {
     const open = await WsTestClient.connect(emulator.wsEndpointUrl, emulator.apiKey);
     try {

@@ -37,6 +37,11 @@ export interface WsFault {
   silent?: boolean;
   /** Answer new WebSocket upgrades with HTTP 503 and close. */
   refuseConnections?: boolean;
+  /**
+   * Answer new subscriptions with a graphql-transport-ws `error` carrying this message instead of
+   * registering them (e.g. "ThrottlerException: Too Many Requests", which Stigg's SDK logs at info).
+   */
+  subscribeError?: string;
 }
 
 export const RATE_LIMIT_BODY = JSON.stringify({ error: "rate_limit_exceeded", message: "Too many requests" });

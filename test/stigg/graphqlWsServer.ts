@@ -236,6 +236,8 @@ export class GraphqlWsServer {
       connection.send({ id, type: "complete" });
       return;
     }
+    const refusal = this.fault().subscribeError;
+    if (refusal !== undefined) return connection.send({ id, type: "error", payload: [{ message: refusal }] });
     connection.subscriptions.set(id, { id, document, operationName, variables, rootField });
   }
 
