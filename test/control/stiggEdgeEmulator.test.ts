@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { startStiggEmulator, type CustomerSpec } from "../stigg/emulator.ts";
 import { EdgeClient, EdgeClientError, type EdgeClientOptions, type EdgeErrorKind } from "../../control/upstream/stigg/edgeClient.ts";
 import { evaluate } from "../../control/evaluation/evaluate.ts";
+import { SingleFlight } from "../../control/concurrency/singleFlight.ts";
+import { entityKey } from "../../control/model/entitlements.ts";
 
 const PERIOD_START = Date.UTC(2026, 10, 1);
 const PERIOD_END = Date.UTC(2026, 11, 1);
@@ -161,5 +163,22 @@ test("gives up on a slow Edge within its time budget", async () => {
   const started = performance.now();
   await rejectsWith(client({ timeoutMs: 150 }).fetchEntitlements("acme"), "timeout");
   assert.ok(performance.now() - started < 600);
+  stigg.clearFaults();
+});
+
+test("1,000 concurrent misses for one customer cost one Edge request through single-flight", async () => {
+  stigg.clearFaults();
+  stigg.resetLogs();
+  stigg.setFault("edge", { latencyMs: 50 });
+  const c = client();
+  const flights = new SingleFlight<string, Awaited<ReturnType<EdgeClient["fetchEntitlements"]>>>();
+  const misses = Array.from({ length: 1000 }, (_, i) => {
+    const resourceId = i % 2 === 0 ? undefined : "site-1";
+    return flights.run(entityKey("acme", resourceId), () => c.fetchEntitlements("acme", resourceId));
+  });
+  const results = await Promise.all(misses);
+  assert.equal(stigg.requestCount("entitlements-state"), 2);
+  assert.equal(results[0]?.entitlements.resourceId, undefined);
+  assert.equal(results[1]?.entitlements.resourceId, "site-1");
   stigg.clearFaults();
 });
