@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
@@ -87,6 +87,27 @@ test("sees a save that writes a temporary file and renames it over the original"
   await writeFile(temp, catalogue({ a: 2, z: 9 }));
   await rename(temp, path);
   await waitFor("the renamed file", () => seatsOf(store, "a") === 2 && store.size === 2);
+});
+
+test("sees a Kubernetes ConfigMap update, which only swaps a directory symlink", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "eg-configmap-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, "..2026_v1"));
+  await writeFile(join(dir, "..2026_v1", "entitlements.yaml"), catalogue({ a: 1 }));
+  await symlink("..2026_v1", join(dir, "..data"));
+  await symlink("..data/entitlements.yaml", join(dir, "entitlements.yaml"));
+  const store = new EntitlementStore();
+  const { logger } = capturedLogger();
+  const source = new OfflineFileSource({ path: join(dir, "entitlements.yaml"), logger, debounceMs: 20 });
+  await source.start(store);
+  t.after(() => source.stop());
+  assert.equal(seatsOf(store, "a"), 1);
+
+  await mkdir(join(dir, "..2026_v2"));
+  await writeFile(join(dir, "..2026_v2", "entitlements.yaml"), catalogue({ a: 2 }));
+  await symlink("..2026_v2", join(dir, "..data_tmp"));
+  await rename(join(dir, "..data_tmp"), join(dir, "..data"));
+  await waitFor("the swapped ConfigMap", () => seatsOf(store, "a") === 2);
 });
 
 test("keeps the last data when the file is deleted and reloads it when it returns", async (t) => {

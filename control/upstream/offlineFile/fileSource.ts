@@ -2,7 +2,7 @@
 // fails to parse or disappears never empties the store: the last good content stays in force.
 import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Logger } from "../../log.ts";
 import { entityKey, type CustomerEntitlements } from "../../model/entitlements.ts";
 import { fingerprint } from "../../store/fingerprint.ts";
@@ -56,11 +56,10 @@ export class OfflineFileSource implements EntitlementSource {
   async start(sink: EntitlementSink): Promise<void> {
     this.sink = sink;
     // Watch the directory, not the file: editors that save by writing a temporary file and renaming
-    // it over the original replace the inode a file watch would be attached to.
-    const name = basename(this.path);
-    this.watcher = watch(dirname(this.path), { persistent: false }, (_event, filename) => {
-      if (filename === null || filename.toString() === name) this.scheduleReload();
-    });
+    // it over the original replace the inode a file watch would be attached to. Any event in the
+    // directory triggers a (debounced) read, because a Kubernetes ConfigMap update only swaps the
+    // `..data` symlink and never names the file; an unchanged text is skipped before parsing.
+    this.watcher = watch(dirname(this.path), { persistent: false }, () => this.scheduleReload());
     this.watcher.on("error", (err) => this.logger.error({ err, path: this.path }, "watching the entitlements file failed"));
     await this.reload();
   }
