@@ -155,6 +155,33 @@ describe("entitlement_gate filter", () => {
     expectDeny(await filter.request({ headers: get("/api/export", "acme") }), 403, "exp\"ort", "Revoked");
   });
 
+  it("survives random shared-data values without trapping", async () => {
+    let seedValue = 99;
+    const next = (): number => (seedValue = (seedValue * 1103515245 + 12345) >>> 0);
+    const valid = withGeneration(1, encodeEntry({ features: [
+      { id: "reports", kind: Kind.METERED, limit: 3, usage: 1, period: { reset: Period.WEEK, anchorSec: 1_700_000_000, endSec: 1_700_600_000 } },
+      { id: "search-calls", kind: Kind.ENUM, values: ["a", "b"] },
+    ] }));
+    for (let i = 0; i < 300; i++) {
+      const bytes = i % 2 === 0 ? Uint8Array.from(valid) : Uint8Array.from({ length: next() % 40 }, () => next() & 0xff);
+      if (i % 2 === 0) for (let k = 0; k < 2; k++) bytes[4 + (next() % (bytes.length - 4))] = next() & 0xff;
+      host.sharedData(VM_ID).set("eg1/c/fuzz", bytes);
+      const result = await filter.request({ headers: get(i % 3 === 0 ? "/api/search" : "/api/reports", "fuzz") });
+      assert.ok(result.kind === "continue" || result.status === 403 || result.status === 429, JSON.stringify(result));
+    }
+    assert.equal(filter.workers.some((w) => w.failed), false);
+  });
+
+  it("keeps worker memory flat over many requests", () => {
+    const worker = filter.workers[0]!;
+    for (let i = 0; i < 2000; i++) filter.requestSync({ headers: get("/api/reports", "acme"), worker: 0 });
+    const settled = worker.memoryBytes();
+    for (let i = 0; i < 20000; i++) {
+      filter.requestSync({ headers: get(i % 2 ? "/api/reports" : "/api/search", i % 3 ? "acme" : "nobody", [["x-entitlement-x", "1"]]), worker: 0 });
+    }
+    assert.equal(worker.memoryBytes(), settled);
+  });
+
   it("counts allowed and denied requests across workers", () => {
     assert.ok((host.metric("entitlement_gate_allowed") ?? 0) >= 5);
     assert.ok((host.metric("entitlement_gate_denied") ?? 0) >= 10);

@@ -92,6 +92,16 @@ export function findRoot(id: u32): RootContext | null {
   return roots.has(id) ? roots.get(id) : null;
 }
 
+/** The live root context of a plugin by its root_id (first one created), or null. */
+export function findRootByRootId(rootId: string): RootContext | null {
+  const all = roots.values();
+  for (let i = 0; i < all.length; i++) {
+    const root = unchecked(all[i]);
+    if (root.rootId == rootId) return root;
+  }
+  return null;
+}
+
 export function findStream(id: u32): StreamContext | null {
   return streams.has(id) ? streams.get(id) : null;
 }
