@@ -125,6 +125,19 @@ test("rejects bad enums, reasons, dates and booleans by name", () => {
   assert.ok(issues.some((i) => i.startsWith('customers.a.accessDeniedReason: must be a Stigg access-denied reason')));
 });
 
+test("rejects duplicate customer ids", () => {
+  const issues = issuesOf("customers:\n  a: {}\n  a: {}\n");
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]!, /^f\.yaml:3: .*[Uu]nique/);
+});
+
+test("asks for quotes around ids that YAML would read as numbers", () => {
+  assert.deepEqual(issuesOf("customers:\n  007: {}\n"), ['f.yaml:2: key 007 is read as 7; quote it ("007")']);
+  const quoted = parse('customers:\n  "007": {}\n  42: {}\n');
+  assert.ok(quoted.ok);
+  assert.deepEqual(quoted.customers.map((c) => c.customerId).sort(), ["007", "42"]);
+});
+
 test("reports YAML syntax errors with their line", () => {
   const issues = issuesOf("customers:\n  a:\n    entitlements: [1\n");
   assert.ok(issues.length >= 1);

@@ -1,7 +1,7 @@
 // Parses and validates the offline entitlements file (YAML, or JSON, which is YAML 1.2) into the
 // control plane's model. Every problem names its path in the file, and its line when known, so a
 // typo is found without guessing. The format is documented in ./README.md.
-import { LineCounter, isNode, parseDocument, type Document } from "yaml";
+import { LineCounter, isNode, isScalar, parseDocument, visit, type Document } from "yaml";
 import { currentUsagePeriod } from "../../evaluation/usagePeriod.ts";
 import {
   FEATURE_TYPES,
@@ -328,6 +328,20 @@ export function parseEntitlementsText(text: string, options: ParseOptions): Pars
     return { ok: false, issues: [{ path: "", message: "the file is empty (write `customers: {}` to have no customers)" }] };
   }
   const v = new Validator(doc, lines, options.nowMs);
+  // Ids are map keys; YAML reads `007:` as the number 7 and `1e3:` as 1000, which would silently
+  // rename a customer. Such keys must be quoted.
+  const mangled: FileIssue[] = [];
+  visit(doc, {
+    Pair(_key, pair) {
+      const key = pair.key;
+      if (!isScalar(key) || typeof key.value === "string" || key.source === undefined) return;
+      if (String(key.value) === key.source) return;
+      const issue: FileIssue = { path: "", message: `key ${key.source} is read as ${String(key.value)}; quote it ("${key.source}")` };
+      if (key.range) issue.line = lines.linePos(key.range[0]).line;
+      mangled.push(issue);
+    },
+  });
+  if (mangled.length > 0) return { ok: false, issues: mangled.slice(0, MAX_ISSUES) };
   if (!isMap(root)) {
     v.fail([], `must be a map with a customers key, got ${describe(root)}`);
     return { ok: false, issues: v.issues };
