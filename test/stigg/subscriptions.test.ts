@@ -29,7 +29,8 @@ describe("Stigg emulator subscriptions (graphql-transport-ws)", () => {
     const started = performance.now();
     emulator.setCustomer("acme", { entitlements: { sso: { featureType: "BOOLEAN" } } });
     const message = await client.next((m) => m.id === "e" && m.type === "next");
-    assert.ok(performance.now() - started < 100, "event delivery should take a few ms");
+    // Typically 1–2 ms; the bound leaves room for a loaded CI machine.
+    assert.ok(performance.now() - started < 250, "event delivery should take a few ms");
     const update = dataOf(message)["entitlementsUpdatedV2"] as Json;
     assert.equal(update["customerId"], "acme");
     assert.equal(update["resourceId"], null);
