@@ -1,6 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { decodeEntry, encodeEntry } from "../../control/codec/entryCodec.ts";
 import { evaluate, type EntitlementCheck, type EntitlementKind } from "../../control/evaluation/evaluate.ts";
 import {
   parseEntitlementsFallback,
@@ -100,8 +101,8 @@ function toCheck(raw: CaseRow["check"]): EntitlementCheck {
   return check;
 }
 
-function runRow(row: CaseRow): void {
-  const decision = evaluate(toEntry(row.customer), toCheck(row.check), epochMs(row.now));
+function runRow(row: CaseRow, entry: CustomerEntitlements | undefined = toEntry(row.customer)): void {
+  const decision = evaluate(entry, toCheck(row.check), epochMs(row.now));
   assert.equal(decision.hasAccess, row.expect.hasAccess, "hasAccess");
   assert.equal(decision.accessDeniedReason, row.expect.reason, "accessDeniedReason");
   if (row.expect.currentUsage !== undefined) assert.equal(decision.currentUsage, row.expect.currentUsage, "currentUsage");
@@ -125,8 +126,23 @@ describe("typed case table (test/cases/evaluation-typed.json)", () => {
   for (const row of loadCases("evaluation-typed.json")) test(row.name, () => runRow(row));
 });
 
-test("the two tables together expect every Stigg access-denied reason", () => {
-  const expected = new Set([...loadCases("evaluation.json"), ...loadCases("evaluation-typed.json")].map((r) => r.expect.reason));
+describe("control-only case table (test/cases/evaluation-control-only.json)", () => {
+  for (const row of loadCases("evaluation-control-only.json")) test(row.name, () => runRow(row));
+});
+
+describe("shared case table through the shared-data entry codec (what the filter reads)", () => {
+  for (const row of loadCases("evaluation.json")) {
+    test(row.name, () => {
+      const entry = toEntry(row.customer);
+      const decoded = entry === undefined ? undefined : decodeEntry(encodeEntry(entry), entry.customerId);
+      runRow(row, decoded);
+    });
+  }
+});
+
+test("the tables together expect every Stigg access-denied reason", () => {
+  const all = ["evaluation.json", "evaluation-typed.json", "evaluation-control-only.json"].flatMap(loadCases);
+  const expected = new Set(all.map((r) => r.expect.reason));
   const missing = Object.keys(ACCESS_DENIED_REASONS).filter((reason) => !expected.has(reason));
   assert.deepEqual(missing, []);
 });
