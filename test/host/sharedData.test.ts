@@ -78,3 +78,17 @@ test("test code can seed shared data and the plugin reads it, counting bytes rea
     await host.close();
   }
 });
+
+test("a value larger than the module's memory is copied in after the allocator grows memory", async () => {
+  const { host, filter } = await setup(1);
+  try {
+    const big = "x".repeat(300_000);
+    host.sharedData("eg").set("big", big);
+    const before = filter.workers[0]!.memoryBytes();
+    const r = probe(filter, Op.getShared, { "x-key": "big" });
+    assert.equal(r["x-value"], big);
+    assert.ok(filter.workers[0]!.memoryBytes() > before);
+  } finally {
+    await host.close();
+  }
+});
