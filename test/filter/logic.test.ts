@@ -96,6 +96,8 @@ describe("gate configuration", () => {
       [{ rules: [], shadow: true }, "shadow: unknown field"],
       [{ rules: [], customerHeader: "" }, "customerHeader: must be a header name (letters, digits and !#$%&'*+-.^_`|~)"],
       [{ rules: [], customerHeader: "x customer" }, "customerHeader: must be a header name (letters, digits and !#$%&'*+-.^_`|~)"],
+      [{ rules: [], customerHeader: "X-Entitlement-Customer" },
+        'customerHeader: must not start with "x-entitlement-" (the filter strips those from requests)'],
       [[], "configuration: must be a JSON object, got an array"],
     ];
     for (const [config, expected] of cases) {

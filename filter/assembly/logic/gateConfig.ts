@@ -73,6 +73,9 @@ export function parseGateConfig(bytes: ArrayBuffer): GateConfigResult {
   if (header !== null) {
     if (!header.isString || !isHeaderName(header.text)) {
       errors.add("customerHeader", "must be a header name (letters, digits and !#$%&'*+-.^_`|~)");
+    } else if (header.text.toLowerCase().startsWith("x-entitlement-")) {
+      // Client-supplied x-entitlement-* headers are stripped before the customer id is read.
+      errors.add("customerHeader", "must not start with \"x-entitlement-\" (the filter strips those from requests)");
     } else {
       config.customerHeader = header.text.toLowerCase();
       config.customerHeaderBytes = String.UTF8.encode(config.customerHeader);
