@@ -12,10 +12,8 @@ export class HeaderPair {
 export class HeaderMapView {
   valid: bool = false;
   count: i32 = 0;
-  private keyOffsets: StaticArray<i32> = new StaticArray<i32>(0);
-  private keyLengths: StaticArray<i32> = new StaticArray<i32>(0);
-  private valueOffsets: StaticArray<i32> = new StaticArray<i32>(0);
-  private valueLengths: StaticArray<i32> = new StaticArray<i32>(0);
+  /** Per pair: key offset, key length, value offset, value length (one allocation per request). */
+  private layout: StaticArray<i32> = new StaticArray<i32>(0);
 
   constructor(public buffer: ArrayBuffer) {
     this.parse();
@@ -30,10 +28,7 @@ export class HeaderMapView {
     // Each pair needs at least 8 header bytes and two NULs.
     if (count > <u32>((size - 4) / 10)) return;
     const n = <i32>count;
-    const keyOffsets = new StaticArray<i32>(n);
-    const keyLengths = new StaticArray<i32>(n);
-    const valueOffsets = new StaticArray<i32>(n);
-    const valueLengths = new StaticArray<i32>(n);
+    const layout = new StaticArray<i32>(n * 4);
     let data: i64 = 4 + <i64>n * 8;
     for (let i = 0; i < n; i++) {
       const keyLength = load<u32>(base + 4 + <usize>i * 8);
@@ -42,24 +37,22 @@ export class HeaderMapView {
       const valueStart = keyEnd + 1;
       const valueEnd = valueStart + <i64>valueLength;
       if (valueEnd + 1 > <i64>size) return;
-      unchecked(keyOffsets[i] = <i32>data);
-      unchecked(keyLengths[i] = <i32>keyLength);
-      unchecked(valueOffsets[i] = <i32>valueStart);
-      unchecked(valueLengths[i] = <i32>valueLength);
+      unchecked(layout[i * 4] = <i32>data);
+      unchecked(layout[i * 4 + 1] = <i32>keyLength);
+      unchecked(layout[i * 4 + 2] = <i32>valueStart);
+      unchecked(layout[i * 4 + 3] = <i32>valueLength);
       data = valueEnd + 1;
     }
-    this.keyOffsets = keyOffsets;
-    this.keyLengths = keyLengths;
-    this.valueOffsets = valueOffsets;
-    this.valueLengths = valueLengths;
+    this.layout = layout;
     this.count = n;
     this.valid = true;
   }
 
-  @inline keyPtr(i: i32): usize { return changetype<usize>(this.buffer) + <usize>unchecked(this.keyOffsets[i]); }
-  @inline keyLength(i: i32): i32 { return unchecked(this.keyLengths[i]); }
-  @inline valuePtr(i: i32): usize { return changetype<usize>(this.buffer) + <usize>unchecked(this.valueOffsets[i]); }
-  @inline valueLength(i: i32): i32 { return unchecked(this.valueLengths[i]); }
+  // Callers pass 0 <= i < count.
+  @inline keyPtr(i: i32): usize { return changetype<usize>(this.buffer) + <usize>unchecked(this.layout[i * 4]); }
+  @inline keyLength(i: i32): i32 { return unchecked(this.layout[i * 4 + 1]); }
+  @inline valuePtr(i: i32): usize { return changetype<usize>(this.buffer) + <usize>unchecked(this.layout[i * 4 + 2]); }
+  @inline valueLength(i: i32): i32 { return unchecked(this.layout[i * 4 + 3]); }
 
   key(i: i32): string { return String.UTF8.decodeUnsafe(this.keyPtr(i), <usize>this.keyLength(i)); }
   value(i: i32): string { return String.UTF8.decodeUnsafe(this.valuePtr(i), <usize>this.valueLength(i)); }

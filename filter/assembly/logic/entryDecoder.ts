@@ -31,6 +31,7 @@ export namespace ResetPeriod {
 }
 
 export class Feature {
+  /** Filled by decodeEntry; lookupFeature leaves it empty (the caller knows the id). */
   id: string = "";
   kind: u8 = 0;
   flags: u8 = 0;
@@ -145,8 +146,8 @@ export function lookupFeature(buffer: ArrayBuffer, start: i32, end: i32, feature
     if (reader.failed) { lookup.status = LookupStatus.CORRUPT; return lookup; }
     const order = compareBytes(reader.ptrAt(offset), <i32>length, idPtr, idLength);
     if (order == 0) {
+      // The id stays undecoded: the caller already has it, and the hit path should not allocate it.
       const feature = new Feature();
-      feature.id = reader.utf8(offset, <i32>length);
       if (!readFeatureBody(reader, feature)) { lookup.status = LookupStatus.CORRUPT; return lookup; }
       lookup.feature = feature;
       return lookup;

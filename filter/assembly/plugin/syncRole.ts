@@ -5,7 +5,7 @@
 // did not mention (shared data cannot delete keys) read as absent afterwards. Deltas write the current
 // generation (or the pending one while a snapshot is still arriving, so they stay visible after it).
 import { RootContext } from "../binding/contexts";
-import { BufferType } from "../binding/constants";
+import { BufferType, Status } from "../binding/constants";
 import { getBufferBytes } from "../binding/buffers";
 import { getSharedData, setSharedData } from "../binding/sharedData";
 import { GrpcStart, grpcCancel, grpcSend, grpcStream, lastStatusMessage } from "../binding/grpc";
@@ -176,15 +176,15 @@ export class SyncRoot extends RootContext {
         this.pendingGeneration = readU32(getSharedData(SYNC_GEN_KEY).value) + 1;
         this.snapshotInProgress = true;
       }
-      this.writeEntries(message, this.pendingGeneration);
+      this.writeEntries(message, this.pendingGeneration, metrics);
       if (message.snapshotComplete) {
-        setSharedData(SYNC_GEN_KEY, u32Bytes(this.pendingGeneration));
+        this.write(SYNC_GEN_KEY, u32Bytes(this.pendingGeneration), metrics);
         this.snapshotInProgress = false;
         logInfo("entitlement_sync: snapshot applied (generation " + this.pendingGeneration.toString() + ", version " + message.version.toString() + ")");
       }
     } else if (kind == MessageKind.DELTA) {
       const generation = this.snapshotInProgress ? this.pendingGeneration : readU32(getSharedData(SYNC_GEN_KEY).value);
-      this.writeEntries(message, generation);
+      this.writeEntries(message, generation, metrics);
     } else if (kind != MessageKind.HEARTBEAT) {
       logDebug("entitlement_sync: ignoring a message of unknown kind " + kind.toString());
     }
@@ -192,9 +192,9 @@ export class SyncRoot extends RootContext {
     // Resuming from the middle of a snapshot would skip its remainder, so the resume point only moves
     // once the store is consistent.
     if (!this.snapshotInProgress && message.epoch.length > 0) {
-      setSharedData(SYNC_STATE_KEY, String.UTF8.encode(formatSyncState(message.epoch, message.version)));
+      this.write(SYNC_STATE_KEY, String.UTF8.encode(formatSyncState(message.epoch, message.version)), metrics);
     }
-    setSharedData(SYNC_AT_KEY, u64Bytes(<u64>now));
+    this.write(SYNC_AT_KEY, u64Bytes(<u64>now), metrics);
     this.lastMessageAtMs = now;
     if (message.heartbeatIntervalMs > 0) this.heartbeatIntervalMs = message.heartbeatIntervalMs;
     this.failedAttempts = 0;
@@ -202,7 +202,16 @@ export class SyncRoot extends RootContext {
     metrics.version.record(message.version);
   }
 
-  private writeEntries(message: SyncMessage, generation: u32): void {
+  /** cas 0: the sync role is the only writer. A refused write is logged and counted, never thrown. */
+  private write(key: string, value: ArrayBuffer, metrics: SyncMetrics): void {
+    const status = setSharedData(key, value, 0);
+    if (status != Status.OK) {
+      logWarn("entitlement_sync: proxy_set_shared_data(" + key + ") returned status " + status.toString());
+      metrics.errors.increment();
+    }
+  }
+
+  private writeEntries(message: SyncMessage, generation: u32, metrics: SyncMetrics): void {
     const entries = message.entries;
     for (let i = 0; i < entries.length; i++) {
       const entry = unchecked(entries[i]);
@@ -212,7 +221,7 @@ export class SyncRoot extends RootContext {
       const value = entry.valueLength == 0
         ? new ArrayBuffer(0)
         : generationValue(generation, message.buffer, entry.valueStart, entry.valueLength);
-      setSharedData(key, value);
+      this.write(key, value, metrics);
     }
   }
 

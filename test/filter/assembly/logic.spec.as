@@ -114,6 +114,7 @@ export function lookupCheck(hex: string, featureId: string): string {
   const lookup = lookupFeature(bytes, 0, bytes.byteLength, String.UTF8.encode(featureId));
   if (lookup.corrupt) return "corrupt";
   const feature = lookup.feature;
+  if (feature !== null) feature.id = featureId;
   return "reason=" + lookup.customerReason.toString() + ";" + (feature === null ? "absent" : describeFeature(feature));
 }
 
