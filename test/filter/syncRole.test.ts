@@ -190,6 +190,33 @@ describe("entitlement_sync role", () => {
     assert.equal(r.host.metric("entitlement_sync_reconnects"), 1);
   });
 
+  it("applies a large snapshot in chunks", async () => {
+    const r = rig!;
+    const stream = await r.server.stream(0);
+    const customers = Array.from({ length: 4000 }, (_, i) => `customer-${i}`);
+    for (let chunk = 0; chunk < 4; chunk++) {
+      stream.send(encodeSyncMessage({
+        kind: MessageKind.SNAPSHOT, version: 100, epoch: "big", snapshotComplete: chunk === 3,
+        entries: customers.slice(chunk * 1000, chunk * 1000 + 1000).map((customerId) => ({ customerId, value: reports })),
+      }));
+    }
+    await waitFor(() => value(r, "eg1/sync/gen") !== undefined, "snapshot completion", 5000);
+    assert.equal(customers.every((c) => value(r, `eg1/c/${c}`)?.length === reports.length + 4), true);
+    assert.equal(await decision(r, "customer-3999"), "allow");
+    assert.equal(r.sync.vm.failed, false);
+  });
+
+  it("starts a new stream with the new settings on reconfigure", async () => {
+    const r = rig!;
+    const first = await r.server.stream(0);
+    await first.subscribeRequest();
+    assert.equal(r.sync.reconfigure(JSON.stringify({ cluster: "control_plane", nodeId: "renamed" })), true);
+    await first.closed;
+    const second = await r.server.stream(1);
+    assert.equal((await second.subscribeRequest()).nodeId, "renamed");
+    assert.equal(r.sync.reconfigure("{}"), false);
+  });
+
   it("keeps retrying with backoff while the control plane is unreachable", async () => {
     const r = rig!;
     await r.server.stream(0);
