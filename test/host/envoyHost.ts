@@ -57,13 +57,7 @@ function pluginInfo(spec: PluginSpec): PluginInfo {
 function configure(vm: WasmVm, configuration: Uint8Array): boolean {
   vm.plugin.configuration = configuration;
   if (vm.failed) return false;
-  vm.scope.pluginConfiguration = configuration;
-  let result: number | undefined;
-  try {
-    result = vm.callIn(vm.root, "proxy_on_configure", vm.root.id, configuration.length);
-  } finally {
-    vm.scope.pluginConfiguration = undefined;
-  }
+  const result = vm.callInScope(vm.root, { pluginConfiguration: configuration }, "proxy_on_configure", vm.root.id, configuration.length);
   if (vm.failed) return false;
   return result === undefined || result !== 0;
 }
@@ -73,13 +67,7 @@ function startVm(runtime: HostRuntime, compiled: CompiledPlugin, spec: PluginSpe
   vm.start();
   const root = vm.createRootContext();
   vm.callIn(root, "proxy_on_context_create", root.id, 0);
-  vm.scope.vmConfiguration = vm.plugin.vmConfiguration;
-  let started: number | undefined;
-  try {
-    started = vm.callIn(root, "proxy_on_vm_start", root.id, vm.plugin.vmConfiguration.length);
-  } finally {
-    vm.scope.vmConfiguration = undefined;
-  }
+  const started = vm.callInScope(root, { vmConfiguration: vm.plugin.vmConfiguration }, "proxy_on_vm_start", root.id, vm.plugin.vmConfiguration.length);
   if (vm.failed) throw new WasmLoadError(`Failed to start Wasm VM ${id}: ${vm.failure}`);
   if (started === 0) throw new WasmLoadError(`Failed to start Wasm VM ${id}: proxy_on_vm_start returned false`);
   return { vm, configured: configure(vm, vm.plugin.configuration) };

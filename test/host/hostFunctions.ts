@@ -142,12 +142,7 @@ function deliverGrpc(vm: WasmVm, root: RootContext, token: number, isStream: boo
   return {
     initialMetadata(headers) {
       if (!isStream || !live()) return;
-      vm.scope.grpcInitialMetadata = headers;
-      try {
-        vm.callIn(root, "proxy_on_grpc_receive_initial_metadata", root.id, token, headers.length);
-      } finally {
-        vm.scope.grpcInitialMetadata = undefined;
-      }
+      vm.callInScope(root, { grpcInitialMetadata: headers }, "proxy_on_grpc_receive_initial_metadata", root.id, token, headers.length);
     },
     message(bytes) {
       if (!live()) return;
@@ -155,21 +150,11 @@ function deliverGrpc(vm: WasmVm, root: RootContext, token: number, isStream: boo
         unaryResponse ??= bytes;
         return;
       }
-      vm.scope.grpcMessage = bytes;
-      try {
-        vm.callIn(root, "proxy_on_grpc_receive", root.id, token, bytes.length);
-      } finally {
-        vm.scope.grpcMessage = undefined;
-      }
+      vm.callInScope(root, { grpcMessage: bytes }, "proxy_on_grpc_receive", root.id, token, bytes.length);
     },
     trailingMetadata(trailers) {
       if (!isStream || !live()) return;
-      vm.scope.grpcTrailingMetadata = trailers;
-      try {
-        vm.callIn(root, "proxy_on_grpc_receive_trailing_metadata", root.id, token, trailers.length);
-      } finally {
-        vm.scope.grpcTrailingMetadata = undefined;
-      }
+      vm.callInScope(root, { grpcTrailingMetadata: trailers }, "proxy_on_grpc_receive_trailing_metadata", root.id, token, trailers.length);
     },
     close(code, message) {
       if (!live()) return;
@@ -177,12 +162,7 @@ function deliverGrpc(vm: WasmVm, root: RootContext, token: number, isStream: boo
       // Envoy's unary client reports success with only proxy_on_grpc_receive, failure with only close.
       if (!isStream && code === GrpcCode.OK && unaryResponse !== undefined) {
         vm.status = { code: 0, message: "" };
-        vm.scope.grpcMessage = unaryResponse;
-        try {
-          vm.callIn(root, "proxy_on_grpc_receive", root.id, token, unaryResponse.length);
-        } finally {
-          vm.scope.grpcMessage = undefined;
-        }
+        vm.callInScope(root, { grpcMessage: unaryResponse }, "proxy_on_grpc_receive", root.id, token, unaryResponse.length);
         return;
       }
       if (!isStream && code === GrpcCode.OK) {
@@ -397,12 +377,7 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
         if (outcome.ok) {
           const r = outcome.response;
           vm.status = { code: Status.OK, message: "" };
-          vm.scope.httpCallResponse = r;
-          try {
-            vm.callIn(root, "proxy_on_http_call_response", root.id, token, r.headers.length, r.body.length, r.trailers.length);
-          } finally {
-            vm.scope.httpCallResponse = undefined;
-          }
+          vm.callInScope(root, { httpCallResponse: r }, "proxy_on_http_call_response", root.id, token, r.headers.length, r.body.length, r.trailers.length);
         } else {
           vm.status = { code: Status.BROKEN_CONNECTION, message: outcome.reason };
           vm.callIn(root, "proxy_on_http_call_response", root.id, token, 0, 0, 0);

@@ -278,11 +278,22 @@ export class WasmVm implements Vm {
    * Returns undefined when the VM has failed or the export is absent.
    */
   callIn(ctx: Context | undefined, name: string, ...args: number[]): number | undefined {
+    return this.invoke(ctx, undefined, name, args);
+  }
+
+  /** callIn with data readable only during this call (http call response, gRPC message, configuration). */
+  callInScope(ctx: Context | undefined, scope: CallScope, name: string, ...args: number[]): number | undefined {
+    return this.invoke(ctx, scope, name, args);
+  }
+
+  private invoke(ctx: Context | undefined, scope: CallScope | undefined, name: string, args: number[]): number | undefined {
     if (this.failed) return undefined;
     const fn = this.fns.get(name);
     if (fn === undefined) return undefined;
     const previous = this.effective;
+    const previousScope = this.scope;
     this.effective = ctx;
+    if (scope !== undefined) this.scope = scope;
     this.depth++;
     let result: number | bigint | undefined;
     let threw = false;
@@ -295,7 +306,9 @@ export class WasmVm implements Vm {
     } finally {
       this.depth--;
       this.effective = previous;
+      this.scope = previousScope;
     }
+    // After the scope is gone, so a stream resumed from here cannot read the callback's buffers.
     if (this.depth === 0) this.runAfterCallActions();
     if (threw) return undefined;
     return typeof result === "number" ? result : result === undefined ? 0 : Number(result);
