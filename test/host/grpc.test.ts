@@ -205,3 +205,34 @@ test("a unary proxy_grpc_call past its timeout closes with 4 DEADLINE_EXCEEDED",
     await upstream.close();
   }
 });
+
+test("a trailers-only answer reports empty initial metadata, then its headers as trailers and their status", async () => {
+  const upstream = await grpcUpstream((stream) => {
+    stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "16", "grpc-message": "bad token" }, { endStream: true });
+  });
+  const { host, filter, logs } = await setup(upstream.port);
+  try {
+    op(filter, 3, [["x-body", "hello"]]);
+    await waitFor(() => logs().some((l) => l.startsWith("close")), () => logs().join(" | "));
+    assert.deepEqual(logs().slice(3), ["initial 2", "x-server=NOT_FOUND", "trailing 2", "x-trailer=NOT_FOUND", "close 2 16", "grpc-message=bad token"]);
+  } finally {
+    await host.close();
+    await upstream.close();
+  }
+});
+
+test("a non-200 HTTP answer without grpc-status closes the stream with 1 CANCELLED, as Envoy's async client does", async () => {
+  const upstream = await grpcUpstream((stream) => {
+    stream.respond({ ":status": 503, "content-type": "text/plain" });
+    stream.end("overloaded");
+  });
+  const { host, filter, logs } = await setup(upstream.port);
+  try {
+    op(filter, 3, [["x-body", "hello"]]);
+    await waitFor(() => logs().some((l) => l.startsWith("close")), () => logs().join(" | "));
+    assert.ok(logs().includes("close 2 1"), logs().join(" | "));
+  } finally {
+    await host.close();
+    await upstream.close();
+  }
+});

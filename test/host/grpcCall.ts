@@ -1,6 +1,8 @@
 // proxy_grpc_stream / proxy_grpc_call carried out as real gRPC over HTTP/2: POST /<service>/<method>,
 // 5-byte length-prefixed messages, status from trailers. Statuses for transport failures follow what
-// Envoy's gRPC async client reports: no response at all -> UNAVAILABLE, reset mid-response -> INTERNAL.
+// Envoy's gRPC async client reports: no response at all -> UNAVAILABLE (Envoy's router answers a
+// failed upstream connect with a trailers-only 14), reset mid-response -> INTERNAL, non-200 -> CANCELLED,
+// trailers without grpc-status -> UNKNOWN.
 import http2 from "node:http2";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { HeaderList } from "./headerMap.ts";
@@ -50,26 +52,6 @@ export class GrpcDeframer {
   }
 }
 
-export function httpStatusToGrpc(status: number): number {
-  switch (status) {
-    case 400:
-      return GrpcCode.INTERNAL;
-    case 401:
-      return 16;
-    case 403:
-      return 7;
-    case 404:
-      return GrpcCode.UNIMPLEMENTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return GrpcCode.UNAVAILABLE;
-    default:
-      return GrpcCode.UNKNOWN;
-  }
-}
-
 function decodeGrpcMessage(raw: string | undefined): string {
   if (raw === undefined) return "";
   try {
@@ -94,7 +76,6 @@ export function openGrpc(conns: UpstreamConnections, target: ClusterTarget, opti
   let req: http2.ClientHttp2Stream | undefined;
   let gotResponse = false;
   let trailers: HeaderList | undefined;
-  let trailersOnly = false;
   let httpStatus = 0;
   const deframer = new GrpcDeframer();
 
@@ -124,17 +105,26 @@ export function openGrpc(conns: UpstreamConnections, target: ClusterTarget, opti
   try {
     const stream = conns.session(target).request(headers, { endStream: false });
     req = stream;
-    stream.on("response", (h) => {
+    stream.on("response", (h, flags) => {
       gotResponse = true;
       httpStatus = Number(h[":status"] ?? 0);
       const list = headersToList(h);
-      if (h["grpc-status"] !== undefined) {
-        // Trailers-only response: the headers are the trailers.
-        trailersOnly = true;
+      const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      // Like Envoy's AsyncStreamImpl::onHeaders: initial metadata is always reported (empty for a
+      // trailers-only response); a non-200 answer without trailers-only grpc-status is CANCELLED.
+      if (!finished) events.initialMetadata(endStream ? [] : list);
+      if (endStream && h["grpc-status"] !== undefined) {
         trailers = list;
         return;
       }
-      if (!finished) events.initialMetadata(list);
+      if (httpStatus !== 200) {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        finish(GrpcCode.CANCELLED, `upstream HTTP status ${httpStatus}`);
+        return;
+      }
+      if (endStream) {
+        trailers = list;
+      }
     });
     stream.on("data", (chunk: Buffer) => {
       for (const message of deframer.push(chunk)) {
@@ -148,12 +138,10 @@ export function openGrpc(conns: UpstreamConnections, target: ClusterTarget, opti
     stream.on("end", () => {
       if (finished) return;
       if (trailers !== undefined) {
-        if (!trailersOnly) events.trailingMetadata(trailers);
+        events.trailingMetadata(trailers);
         if (finished) return;
         const status = headerValue(trailers, "grpc-status");
         finish(status === undefined ? GrpcCode.UNKNOWN : Number(status), decodeGrpcMessage(headerValue(trailers, "grpc-message")));
-      } else if (httpStatus !== 200) {
-        finish(httpStatusToGrpc(httpStatus), `upstream HTTP status ${httpStatus}`);
       } else {
         finish(GrpcCode.INTERNAL, "stream ended without grpc-status");
       }
