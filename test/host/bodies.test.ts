@@ -4,7 +4,7 @@ import { EnvoyHost, Status } from "./index.ts";
 import { assembleWat } from "./fixtures/assemble.ts";
 
 // Request body: copies bytes 2.. of the body into header x-body-tail, reports buffer status size in
-// x-body-size and the status of reading past the end in x-past-end. Response body: copied into x-resp-body.
+// x-body-size, the status of reading past the end in x-past-end and of reading nothing at the end in x-at-end. Response body: copied into x-resp-body.
 const BODY_PLUGIN = `(module
   (import "env" "proxy_get_buffer_bytes" (func $get_buffer (param i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_get_buffer_status" (func $buffer_status (param i32 i32 i32) (result i32)))
@@ -18,6 +18,7 @@ const BODY_PLUGIN = `(module
     (drop (call $buffer_status (i32.const 0) (i32.const 264) (i32.const 268)))
     (call $addnum (i32.const 0) $S"x-body-size" (i32.load (i32.const 264)))
     (call $addnum (i32.const 0) $S"x-past-end" (call $get_buffer (i32.const 0) (i32.add (local.get $size) (i32.const 1)) (i32.const 1) (i32.const 256) (i32.const 260)))
+    (call $addnum (i32.const 0) $S"x-at-end" (call $get_buffer (i32.const 0) (local.get $size) (i32.const 10) (i32.const 256) (i32.const 260)))
     (i32.const 0))
   (func (export "proxy_on_response_body") (param $ctx i32) (param $size i32) (param $eos i32) (result i32)
     (drop (call $get_buffer (i32.const 1) (i32.const 0) (local.get $size) (i32.const 256) (i32.const 260)))
@@ -35,6 +36,7 @@ test("request and response bodies are readable as buffers 0 and 1 during their c
       ["x-body-tail", "usage\":3}"],
       ["x-body-size", "11"],
       ["x-past-end", String(Status.BAD_ARGUMENT)],
+      ["x-at-end", String(Status.NOT_FOUND)],
     ]);
     assert.deepEqual(r.responseHeaders, [[":status", "200"], ["x-resp-body", "done"]]);
   } finally {

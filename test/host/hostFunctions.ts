@@ -205,7 +205,10 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       start >>>= 0;
       maxSize >>>= 0;
       if (start > buffer.length) return Status.BAD_ARGUMENT;
-      vm.copyOut(buffer.subarray(start, Math.min(buffer.length, start + maxSize)), ptrPtr, sizePtr);
+      const end = Math.min(buffer.length, start + maxSize);
+      // cpp-host answers NOT_FOUND when nothing is left to copy (an empty body or configuration too).
+      if (end <= start) return Status.NOT_FOUND;
+      vm.copyOut(buffer.subarray(start, end), ptrPtr, sizePtr);
       return Status.OK;
     },
     proxy_get_buffer_status(type: number, sizePtr: number, flagsPtr: number) {
@@ -367,7 +370,8 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       if (target === undefined || headers === undefined || timeoutMs < 0) return Status.BAD_ARGUMENT;
       const lower = headers.map(([k, v]): [string, string] => [k.toLowerCase(), v]);
       const has = (k: string) => lower.some(([key]) => key === k);
-      if (!has(":method") || !has(":path") || !(has(":authority") || has("host"))) return Status.BAD_ARGUMENT;
+      // Envoy checks Path(), Method() and Host(); Host() is the :authority pseudo-header.
+      if (!has(":method") || !has(":path") || !has(":authority")) return Status.BAD_ARGUMENT;
       const root = rootOf(vm);
       const token = root.nextHttpToken++;
       vm.writeU32(tokenPtr, token);
