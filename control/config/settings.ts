@@ -17,6 +17,17 @@ export interface ControlPlaneSettings {
   healthEndpointUrl: string;
   readyEndpointUrl: string;
   syncHeartbeatMs: number;
+  /** Set = a second cache level in Redis under this key prefix (control/cache/redis/README.md). */
+  redisEnvironmentPrefix?: string;
+  redisHost: string;
+  redisPort: number;
+  redisDb: number;
+  redisUsername?: string;
+  redisPassword?: string;
+  redisTls: boolean;
+  /** Negative = keys never expire. */
+  redisKeysTtlSecs: number;
+  redisTimeoutMs: number;
 }
 
 type Parsed<T> = { value: T } | { error: string };
@@ -148,6 +159,125 @@ export const SETTINGS: readonly SettingSpec[] = [
       const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
       if (Number.isInteger(n) && n >= 10 && n <= 3_600_000) return { value: n };
       return { error: `${JSON.stringify(raw)} is not a whole number of milliseconds from 10 to 3600000` };
+    },
+  }),
+  // Redis second-level cache: Stigg Sidecar's variable names and defaults (reference b.1), plus REDIS_TIMEOUT_MS.
+  spec({
+    key: "redisEnvironmentPrefix",
+    env: "REDIS_ENVIRONMENT_PREFIX",
+    flag: "--redis-environment-prefix",
+    group: "Redis cache",
+    help: "Key prefix; setting it turns on the Redis second-level cache (shared by replicas, survives restarts).",
+    defaultText: "unset (no Redis)",
+    defaultValue: undefined,
+    parse(raw) {
+      if (raw.length > 256 || /[\s\u0000-\u001f\u007f*?[\]\\]/.test(raw)) {
+        return { error: `${JSON.stringify(raw)} is not a key prefix (at most 256 characters, no spaces, control characters or * ? [ ] \\)` };
+      }
+      return { value: raw };
+    },
+  }),
+  spec({
+    key: "redisHost",
+    env: "REDIS_HOST",
+    flag: "--redis-host",
+    group: "Redis cache",
+    help: "Redis server host.",
+    defaultText: "localhost",
+    defaultValue: "localhost",
+    parse(raw) {
+      if (isIP(raw) !== 0 || HOSTNAME.test(raw)) return { value: raw };
+      return { error: `${JSON.stringify(raw)} is not an IP address or host name` };
+    },
+  }),
+  spec({
+    key: "redisPort",
+    env: "REDIS_PORT",
+    flag: "--redis-port",
+    group: "Redis cache",
+    help: "Redis server port.",
+    defaultText: "6379",
+    defaultValue: 6379,
+    parse(raw) {
+      const parsed = port(raw);
+      return "value" in parsed && parsed.value === 0 ? { error: `${JSON.stringify(raw)} is not a port number (1-65535)` } : parsed;
+    },
+  }),
+  spec({
+    key: "redisDb",
+    env: "REDIS_DB",
+    flag: "--redis-db",
+    group: "Redis cache",
+    help: "Redis database number.",
+    defaultText: "0",
+    defaultValue: 0,
+    parse(raw) {
+      const n = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (Number.isInteger(n)) return { value: n };
+      return { error: `${JSON.stringify(raw)} is not a database number (a whole number from 0)` };
+    },
+  }),
+  spec({
+    key: "redisUsername",
+    env: "REDIS_USERNAME",
+    flag: "--redis-username",
+    group: "Redis cache",
+    help: "Redis ACL user (Redis 6 and later).",
+    defaultText: "unset (the default user)",
+    defaultValue: undefined,
+    parse: (raw) => ({ value: raw }),
+  }),
+  spec({
+    key: "redisPassword",
+    env: "REDIS_PASSWORD",
+    flag: "--redis-password",
+    group: "Redis cache",
+    help: "Redis password; never logged. Prefer the variable: a flag is visible in the process list.",
+    defaultText: "unset",
+    defaultValue: undefined,
+    parse: (raw) => ({ value: raw }),
+  }),
+  spec({
+    key: "redisTls",
+    env: "REDIS_TLS",
+    flag: "--redis-tls",
+    group: "Redis cache",
+    help: "1 = connect to Redis over TLS (server certificate checked against the system CAs and NODE_EXTRA_CA_CERTS).",
+    defaultText: "0",
+    defaultValue: false,
+    parse(raw) {
+      const v = raw.trim().toLowerCase();
+      if (v === "1" || v === "true") return { value: true };
+      if (v === "0" || v === "false") return { value: false };
+      return { error: `${JSON.stringify(raw)} is not a boolean (1, 0, true or false)` };
+    },
+  }),
+  spec({
+    key: "redisKeysTtlSecs",
+    env: "REDIS_KEYS_TTL_IN_SECS",
+    flag: "--redis-keys-ttl-in-secs",
+    group: "Redis cache",
+    help: "Lifetime of a cached entry in Redis; a negative number (e.g. -1) = never expires.",
+    defaultText: "604800 (7 days)",
+    defaultValue: 604_800,
+    parse(raw) {
+      const n = /^-?\d{1,10}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (Number.isInteger(n) && n !== 0) return { value: n };
+      return { error: `${JSON.stringify(raw)} is not a number of seconds (a positive whole number, or negative for no expiry)` };
+    },
+  }),
+  spec({
+    key: "redisTimeoutMs",
+    env: "REDIS_TIMEOUT_MS",
+    flag: "--redis-timeout-ms",
+    group: "Redis cache",
+    help: "A Redis read slower than this counts as a miss (the read goes on to Edge); keep it well under Edge latency.",
+    defaultText: "50",
+    defaultValue: 50,
+    parse(raw) {
+      const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (Number.isInteger(n) && n >= 1 && n <= 60_000) return { value: n };
+      return { error: `${JSON.stringify(raw)} is not a whole number of milliseconds from 1 to 60000` };
     },
   }),
 ];
