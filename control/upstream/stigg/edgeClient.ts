@@ -129,11 +129,14 @@ export interface EdgeFetchResult {
   attempts: number;
   /** Unknown values that were tolerated, for one log line. */
   notes: string[];
+  /** Epoch ms after which the entry must be re-fetched (earliest entitlement `validUntil`). */
+  validUntil?: number;
 }
 
 const PROCESS_TIMESTAMP = Date.now();
 
-function sdkHeaders(apiKey: string, source: string, instanceId: string): Record<string, string> {
+/** The identification headers Stigg's Node SDK sends on every Edge, GraphQL and WebSocket call. */
+export function sdkHeaders(apiKey: string, source: string, instanceId: string): Record<string, string> {
   const host = headerSafe(hostname());
   const pid = String(process.pid);
   const timestamp = String(PROCESS_TIMESTAMP);
@@ -379,7 +382,9 @@ export class EdgeClient {
       const parsed = parseEntitlementsStateDocument(document, customerId, resourceId);
       this.counters.unknownValues += parsed.notes.length;
       this.counters.skippedCredits += parsed.skippedCredits;
-      return { entitlements: parsed.entitlements, attempts, notes: parsed.notes };
+      const result: EdgeFetchResult = { entitlements: parsed.entitlements, attempts, notes: parsed.notes };
+      if (parsed.validUntil !== undefined) result.validUntil = parsed.validUntil;
+      return result;
     } catch (cause) {
       if (cause instanceof EntitlementsStateGraphqlError) {
         const kind = cause.unauthenticated ? "unauthorized" : "graphql";

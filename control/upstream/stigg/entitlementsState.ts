@@ -48,6 +48,11 @@ export interface ParsedEntitlementsState {
   notes: string[];
   /** Credit (currency) entitlements seen and left out; not modelled yet. */
   skippedCredits: number;
+  /**
+   * Epoch ms of the earliest `validUntil` among the entitlements (promotions, credit grants), after
+   * which the whole entry must be re-fetched (reference d.1 step 2). Absent when none expires.
+   */
+  validUntil?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -205,9 +210,12 @@ export function parseEntitlementsStateDocument(
   const seen = new Set<string>();
   const entitlements: FeatureEntitlement[] = [];
   let skippedCredits = 0;
+  let validUntil: number | undefined;
   list.forEach((item: unknown, index: number) => {
     const path = `${statePath}.${listKey}[${index}]`;
     if (!isObject(item)) fail(path, "must be an object");
+    const expires = optionalDate(item, "validUntil", path);
+    if (expires !== undefined && (validUntil === undefined || expires < validUntil)) validUntil = expires;
     if (isCredit(item)) {
       skippedCredits += 1;
       return;
@@ -226,5 +234,7 @@ export function parseEntitlementsStateDocument(
   if (resourceId !== undefined) result.resourceId = resourceId;
   const customerReason = reason(state, statePath, notes);
   if (customerReason !== undefined) result.accessDeniedReason = customerReason;
-  return { entitlements: result, notes, skippedCredits };
+  const parsed: ParsedEntitlementsState = { entitlements: result, notes, skippedCredits };
+  if (validUntil !== undefined) parsed.validUntil = validUntil;
+  return parsed;
 }
