@@ -6,7 +6,7 @@ import type { MetricValue } from "./metrics.ts";
 import type { LogEntry } from "./runtime.ts";
 import { HostRuntime } from "./runtime.ts";
 import type { SharedDataStore } from "./sharedData.ts";
-import { type HttpRequestSpec, type HttpResult, StreamRun } from "./streamRun.ts";
+import { hostReply, type HttpRequestSpec, type HttpResult, StreamRun } from "./streamRun.ts";
 import type { ClusterTarget } from "./upstreamConnections.ts";
 import { compilePlugin, type CompiledPlugin, type PluginInfo, type PluginSpec, type Vm, WasmLoadError, WasmVm } from "./vm.ts";
 
@@ -143,7 +143,7 @@ export class EnvoyHost {
         });
         run.start();
         if (out === undefined) {
-          run.abandon({ kind: "localReply", status: 500, body: "", headers: [], details: "host_sync_pause", grpcStatus: -1, hostCalls: 0 });
+          run.abandon(hostReply(500, "host_sync_pause"));
           throw new Error("requestSync: the plugin paused the stream; use request() for paths that pause");
         }
         return out;
@@ -201,7 +201,7 @@ export class EnvoyHost {
     this.closed = true;
     this.runtime.closed = true;
     for (const run of [...this.activeRuns]) {
-      run.abandon({ kind: "localReply", status: 503, body: "", headers: [], details: "host_closed", grpcStatus: -1, hostCalls: 0 });
+      run.abandon(hostReply(503, "host_closed"));
     }
     for (const vm of this.vms) vm.shutdown();
     this.runtime.connections.closeAll();

@@ -8,26 +8,26 @@ const MAX_MAP_PAIRS = 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+// Sizes first, then one allocation written in place: this runs on every header read of every request,
+// and encoding each string separately made it the largest cost of a filter's hit path in benchmarks.
 export function serializeHeaderMap(pairs: HeaderList): Uint8Array {
-  const encoded = pairs.map(([k, v]) => [encoder.encode(k), encoder.encode(v)] as const);
-  let size = 4 + encoded.length * 8;
-  for (const [k, v] of encoded) size += k.length + v.length + 2;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, encoded.length, true);
-  let pos = 4;
-  for (const [k, v] of encoded) {
-    view.setUint32(pos, k.length, true);
-    view.setUint32(pos + 4, v.length, true);
-    pos += 8;
+  let size = 4 + pairs.length * 8;
+  for (const [k, v] of pairs) size += Buffer.byteLength(k, "utf8") + Buffer.byteLength(v, "utf8") + 2;
+  // Buffer.alloc is zero-filled (the NUL after each string) and never pooled (byteOffset 0).
+  const out = Buffer.alloc(size);
+  out.writeUInt32LE(pairs.length, 0);
+  let lengths = 4;
+  let pos = 4 + pairs.length * 8;
+  for (const [k, v] of pairs) {
+    const keyLength = out.write(k, pos, "utf8");
+    pos += keyLength + 1;
+    const valueLength = out.write(v, pos, "utf8");
+    pos += valueLength + 1;
+    out.writeUInt32LE(keyLength, lengths);
+    out.writeUInt32LE(valueLength, lengths + 4);
+    lengths += 8;
   }
-  for (const [k, v] of encoded) {
-    out.set(k, pos);
-    pos += k.length + 1;
-    out.set(v, pos);
-    pos += v.length + 1;
-  }
-  return out;
+  return new Uint8Array(out.buffer, 0, size);
 }
 
 /** Returns undefined when the bytes are not a well-formed map (the host then answers BAD_ARGUMENT). */

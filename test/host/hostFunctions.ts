@@ -24,43 +24,53 @@ function streamOf(vm: WasmVm): StreamContext | undefined {
   return ctx !== undefined && ctx.kind === "stream" ? ctx : undefined;
 }
 
-function getMap(vm: WasmVm, type: number): HeaderList | undefined {
+/**
+ * The header map `type` for the effective context, as Envoy's getMap (mutable: add, replace, remove,
+ * set pairs, size) or getConstMap (readable: get value, get pairs). undefined = not available now.
+ */
+function getMap(vm: WasmVm, type: number, mutable: boolean): HeaderList | undefined {
   const stream = streamOf(vm)?.stream;
+  const logPhase = !mutable && stream?.accessLogPhase === true;
   switch (type) {
     case MapType.HTTP_REQUEST_HEADERS:
-      return stream?.requestHeaders;
-    case MapType.HTTP_REQUEST_TRAILERS:
-      return stream?.requestTrailers;
+      return stream !== undefined && (stream.requestHeadersAttached || logPhase) ? stream.requestHeaders : undefined;
     case MapType.HTTP_RESPONSE_HEADERS:
-      return stream?.responseHeaders;
+      return stream !== undefined && (stream.responseHeadersAttached || logPhase) ? stream.responseHeaders : undefined;
+    case MapType.HTTP_REQUEST_TRAILERS:
     case MapType.HTTP_RESPONSE_TRAILERS:
-      return stream?.responseTrailers;
+      return undefined;
     case MapType.GRPC_CALL_INITIAL_METADATA:
-      return vm.scope.grpcInitialMetadata;
+      return mutable ? undefined : vm.scope.grpcInitialMetadata;
     case MapType.GRPC_CALL_TRAILING_METADATA:
-      return vm.scope.grpcTrailingMetadata;
+      return mutable ? undefined : vm.scope.grpcTrailingMetadata;
     case MapType.HTTP_CALL_RESPONSE_HEADERS:
-      return vm.scope.httpCallResponse?.headers;
+      return mutable ? undefined : vm.scope.httpCallResponse?.headers;
     case MapType.HTTP_CALL_RESPONSE_TRAILERS:
-      return vm.scope.httpCallResponse?.trailers;
+      return mutable ? undefined : vm.scope.httpCallResponse?.trailers;
     default:
       return undefined;
   }
 }
 
+const NO_BYTES = new Uint8Array(0);
+
+/** Envoy's getBuffer: bodies and the gRPC message read as empty when not available, others NOT_FOUND. */
 function getBuffer(vm: WasmVm, type: number): Uint8Array | undefined {
   const stream = streamOf(vm)?.stream;
   switch (type) {
     case BufferType.HTTP_REQUEST_BODY:
-      return stream?.requestBody;
+      return stream !== undefined && stream.requestBodyAttached ? stream.requestBody : NO_BYTES;
     case BufferType.HTTP_RESPONSE_BODY:
-      return stream?.responseBody;
+      return stream !== undefined && stream.responseBodyAttached ? stream.responseBody : NO_BYTES;
+    case BufferType.DOWNSTREAM_DATA:
+    case BufferType.UPSTREAM_DATA:
+      return NO_BYTES;
     case BufferType.HTTP_CALL_RESPONSE_BODY:
       return vm.scope.httpCallResponse?.body;
     case BufferType.GRPC_CALL_MESSAGE:
-      return vm.scope.grpcMessage;
+      return vm.scope.grpcMessage ?? NO_BYTES;
     case BufferType.VM_CONFIGURATION:
-      return vm.scope.vmConfiguration;
+      return vm.plugin.vmConfiguration;
     case BufferType.PLUGIN_CONFIGURATION:
       return vm.scope.pluginConfiguration;
     default:
@@ -204,11 +214,9 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       if (buffer === undefined) return Status.NOT_FOUND;
       start >>>= 0;
       maxSize >>>= 0;
-      if (start > buffer.length) return Status.BAD_ARGUMENT;
-      const end = Math.min(buffer.length, start + maxSize);
-      // cpp-host answers NOT_FOUND when nothing is left to copy (an empty body or configuration too).
-      if (end <= start) return Status.NOT_FOUND;
-      vm.copyOut(buffer.subarray(start, end), ptrPtr, sizePtr);
+      // cpp-host clamps: a start past the end, or nothing left, answers OK with (0, 0).
+      const end = start > buffer.length ? start : Math.min(buffer.length, start + maxSize);
+      vm.copyOut(end > start ? buffer.subarray(start, end) : NO_BYTES, ptrPtr, sizePtr);
       return Status.OK;
     },
     proxy_get_buffer_status(type: number, sizePtr: number, flagsPtr: number) {
@@ -220,10 +228,13 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return Status.OK;
     },
     proxy_set_buffer_bytes(type: number, start: number, size: number, ptr: number, len: number) {
+      if (type < 0 || type > BufferType.FOREIGN_FUNCTION_ARGUMENTS) return Status.BAD_ARGUMENT;
       const stream = streamOf(vm)?.stream;
-      if (stream === undefined || (type !== BufferType.HTTP_REQUEST_BODY && type !== BufferType.HTTP_RESPONSE_BODY)) {
-        return type > BufferType.FOREIGN_FUNCTION_ARGUMENTS ? Status.BAD_ARGUMENT : Status.NOT_FOUND;
-      }
+      const attached =
+        stream !== undefined &&
+        ((type === BufferType.HTTP_REQUEST_BODY && stream.requestBodyAttached) ||
+          (type === BufferType.HTTP_RESPONSE_BODY && stream.responseBodyAttached));
+      if (!attached) return Status.NOT_FOUND;
       const current = type === BufferType.HTTP_REQUEST_BODY ? stream.requestBody : stream.responseBody;
       const data = vm.copy(ptr, len);
       start >>>= 0;
@@ -240,9 +251,11 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
     },
 
     proxy_get_header_map_value(type: number, keyPtr: number, keyLen: number, ptrPtr: number, sizePtr: number) {
-      const map = getMap(vm, type);
-      if (map === undefined) return Status.BAD_ARGUMENT;
+      if (type < 0 || type > MapType.HTTP_CALL_RESPONSE_TRAILERS) return Status.BAD_ARGUMENT;
       const key = vm.string(keyPtr, keyLen).toLowerCase();
+      const map = getMap(vm, type, false);
+      // A map that is not there: BAD_ARGUMENT, except while logging (NOT_FOUND), as in Envoy.
+      if (map === undefined) return streamOf(vm)?.stream.accessLogPhase ? Status.NOT_FOUND : Status.BAD_ARGUMENT;
       for (const [k, v] of map) {
         if (k === key) {
           vm.copyOut(encoder.encode(v), ptrPtr, sizePtr);
@@ -252,13 +265,14 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return Status.NOT_FOUND;
     },
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number) {
-      const map = getMap(vm, type);
-      if (map === undefined) return Status.BAD_ARGUMENT;
-      vm.copyOut(serializeHeaderMap(map), ptrPtr, sizePtr);
+      if (type < 0 || type > MapType.HTTP_CALL_RESPONSE_TRAILERS) return Status.BAD_ARGUMENT;
+      // Envoy turns a missing map into no pairs, and no pairs into (0, 0).
+      const map = getMap(vm, type, false) ?? [];
+      vm.copyOut(map.length === 0 ? NO_BYTES : serializeHeaderMap(map), ptrPtr, sizePtr);
       return Status.OK;
     },
     proxy_set_header_map_pairs(type: number, ptr: number, len: number) {
-      const map = getMap(vm, type);
+      const map = getMap(vm, type, true);
       if (map === undefined) return Status.BAD_ARGUMENT;
       const pairs = deserializeHeaderMap(vm.view(ptr, len));
       if (pairs === undefined) return Status.BAD_ARGUMENT;
@@ -267,13 +281,13 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return Status.OK;
     },
     proxy_add_header_map_value(type: number, keyPtr: number, keyLen: number, valPtr: number, valLen: number) {
-      const map = getMap(vm, type);
+      const map = getMap(vm, type, true);
       if (map === undefined) return Status.BAD_ARGUMENT;
       map.push([vm.string(keyPtr, keyLen).toLowerCase(), vm.string(valPtr, valLen)]);
       return Status.OK;
     },
     proxy_replace_header_map_value(type: number, keyPtr: number, keyLen: number, valPtr: number, valLen: number) {
-      const map = getMap(vm, type);
+      const map = getMap(vm, type, true);
       if (map === undefined) return Status.BAD_ARGUMENT;
       const key = vm.string(keyPtr, keyLen).toLowerCase();
       const value = vm.string(valPtr, valLen);
@@ -288,14 +302,14 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return Status.OK;
     },
     proxy_remove_header_map_value(type: number, keyPtr: number, keyLen: number) {
-      const map = getMap(vm, type);
+      const map = getMap(vm, type, true);
       if (map === undefined) return Status.BAD_ARGUMENT;
       const key = vm.string(keyPtr, keyLen).toLowerCase();
       for (let i = map.length - 1; i >= 0; i--) if (map[i]![0] === key) map.splice(i, 1);
       return Status.OK;
     },
     proxy_get_header_map_size(type: number, out: number) {
-      const map = getMap(vm, type);
+      const map = getMap(vm, type, true);
       if (map === undefined) return Status.BAD_ARGUMENT;
       // Envoy answers the map's byte size (keys + values), not the number of entries.
       vm.writeU32(out, headerByteSize(map));
@@ -303,15 +317,23 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
     },
 
     proxy_continue_stream(type: number) {
-      if (type !== StreamType.HTTP_REQUEST && type !== StreamType.HTTP_RESPONSE) return Status.BAD_ARGUMENT;
+      if (type === StreamType.UPSTREAM) return Status.UNIMPLEMENTED;
+      if (type < 0 || type > StreamType.UPSTREAM) return Status.BAD_ARGUMENT;
       const stream = streamOf(vm)?.stream;
-      if (stream !== undefined) vm.deferAfterCall(() => stream.driver.continueStream(type));
+      if (stream !== undefined && type !== StreamType.DOWNSTREAM) {
+        // Envoy drops its request-side pointers right away, whichever direction is continued.
+        stream.requestHeadersAttached = false;
+        stream.requestBodyAttached = false;
+        vm.deferAfterCall(() => stream.driver.continueStream(type));
+      }
       return Status.OK;
     },
     proxy_close_stream(type: number) {
-      if (type !== StreamType.HTTP_REQUEST && type !== StreamType.HTTP_RESPONSE) return Status.BAD_ARGUMENT;
+      if (type < 0 || type > StreamType.UPSTREAM) return Status.BAD_ARGUMENT;
       const stream = streamOf(vm)?.stream;
-      if (stream !== undefined) vm.deferAfterCall(() => stream.driver.closeStream(type));
+      if (stream !== undefined && (type === StreamType.HTTP_REQUEST || type === StreamType.HTTP_RESPONSE)) {
+        vm.deferAfterCall(() => stream.driver.closeStream(type));
+      }
       return Status.OK;
     },
     proxy_send_local_response(
@@ -325,15 +347,14 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       grpcStatus: number,
     ) {
       const stream = streamOf(vm)?.stream;
-      const details = vm.string(detailsPtr, detailsLen);
+      // Envoy replaces whitespace in details (they end up in access logs as one token).
+      const details = vm.string(detailsPtr, detailsLen).replace(/\s/g, "_");
       const body = vm.string(bodyPtr, bodyLen);
       // cpp-host turns malformed pairs into an empty list rather than an error.
       const headers = (deserializeHeaderMap(vm.view(headersPtr, headersLen)) ?? []).map(
         ([k, v]): [string, string] => [k.toLowerCase(), v],
       );
       if (stream === undefined) return Status.OK;
-      if (stream.localReplyRequested) return Status.BAD_ARGUMENT;
-      stream.localReplyRequested = true;
       const reply: LocalReply = {
         status: status >>> 0,
         details,
@@ -341,6 +362,7 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
         headers,
         grpcStatus: grpcStatus >= 0 && grpcStatus <= 16 ? grpcStatus : -1,
       };
+      stream.localReplyRequested = true;
       vm.deferAfterCall(() => stream.driver.localReply(reply));
       return Status.OK;
     },
@@ -528,31 +550,27 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       const kind = metricKind(type);
       if (kind === undefined) return Status.BAD_ARGUMENT;
       const name = vm.string(namePtr, nameLen);
-      let id = vm.metricIdsByName.get(name);
-      if (id === undefined) {
-        if (runtime.metrics.define(name, kind) === undefined) return Status.BAD_ARGUMENT;
-        id = vm.nextMetricId++;
-        vm.metricIdsByName.set(name, id);
-        vm.metricIds.set(id, name);
-      } else if (runtime.metrics.get(name)?.type !== kind) {
-        return Status.BAD_ARGUMENT;
-      }
+      runtime.metrics.define(name, kind);
+      // Like Envoy: ids carry the type in their low 2 bits (the first counter is id 0) and every
+      // define hands out a new id for the same stat.
+      const id = ((vm.nextMetricIndex++ << 2) | type) >>> 0;
+      vm.metricIds.set(id, { name, kind });
       vm.writeU32(idPtr, id);
       return Status.OK;
     },
     proxy_increment_metric(id: number, delta: bigint) {
-      const name = vm.metricIds.get(id >>> 0);
-      const stat = name === undefined ? undefined : runtime.metrics.get(name);
-      if (stat === undefined) return Status.NOT_FOUND;
-      if (stat.type === "histogram") return Status.BAD_ARGUMENT;
-      if (stat.type === "counter" && delta <= 0n) return Status.BAD_ARGUMENT;
-      stat.value += Number(delta);
+      const type = id & 3;
+      if (type === 2 || type === 3) return Status.BAD_ARGUMENT;
+      const m = vm.metricIds.get(id >>> 0);
+      if (m === undefined) return Status.NOT_FOUND;
+      if (m.kind === "counter" && delta <= 0n) return Status.BAD_ARGUMENT;
+      runtime.metrics.get(m.name, m.kind)!.value += Number(delta);
       return Status.OK;
     },
     proxy_record_metric(id: number, value: bigint) {
-      const name = vm.metricIds.get(id >>> 0);
-      const stat = name === undefined ? undefined : runtime.metrics.get(name);
-      if (stat === undefined) return Status.NOT_FOUND;
+      const m = vm.metricIds.get(id >>> 0);
+      if (m === undefined) return Status.NOT_FOUND;
+      const stat = runtime.metrics.get(m.name, m.kind)!;
       const v = Number(BigInt.asUintN(64, value));
       if (stat.type === "counter") stat.value += v;
       else if (stat.type === "gauge") stat.value = v;
@@ -563,11 +581,11 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return Status.OK;
     },
     proxy_get_metric(id: number, out: number) {
-      const name = vm.metricIds.get(id >>> 0);
-      const stat = name === undefined ? undefined : runtime.metrics.get(name);
-      if (stat === undefined) return Status.NOT_FOUND;
-      if (stat.type === "histogram") return Status.BAD_ARGUMENT;
-      vm.writeU64(out, BigInt(Math.trunc(stat.value)));
+      const type = id & 3;
+      if (type === 2 || type === 3) return Status.BAD_ARGUMENT;
+      const m = vm.metricIds.get(id >>> 0);
+      if (m === undefined) return Status.NOT_FOUND;
+      vm.writeU64(out, BigInt(Math.trunc(runtime.metrics.get(m.name, m.kind)!.value)));
       return Status.OK;
     },
 
@@ -581,7 +599,9 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       const path = vm.string(pathPtr, pathLen);
       const value = vm.copy(valuePtr, valueLen);
       const stream = streamOf(vm);
-      (stream !== undefined ? stream.stream.properties : rootOf(vm).properties).set(path, value);
+      // Envoy stores properties in the stream's filter state; a root context has none.
+      if (stream === undefined) return Status.NOT_FOUND;
+      stream.stream.properties.set(path, value);
       return Status.OK;
     },
     proxy_set_effective_context(contextId: number) {

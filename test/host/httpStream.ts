@@ -27,6 +27,15 @@ export class HttpStreamState {
   readonly properties = new Map<string, Uint8Array>();
   /** Set as soon as the plugin calls proxy_send_local_response; the reply itself is deferred. */
   localReplyRequested = false;
+  // Envoy only keeps a pointer to a header map or body while its callback runs, or while the filter
+  // holds the stream stopped after it; a callback returning CONTINUE (or proxy_continue_stream, for
+  // the request side) drops it, and later access answers BAD_ARGUMENT / an empty body.
+  requestHeadersAttached = false;
+  requestBodyAttached = false;
+  responseHeadersAttached = false;
+  responseBodyAttached = false;
+  /** During proxy_on_log request and response headers are readable (not writable) again. */
+  accessLogPhase = false;
 
   constructor(
     requestHeaders: HeaderList,

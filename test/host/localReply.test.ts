@@ -9,7 +9,7 @@ async function setup(clock?: ManualClock): Promise<{ host: EnvoyHost; filter: Ht
   return { host, filter, logs: () => host.logs().map((l) => l.message) };
 }
 
-test("a local reply takes effect after the call even when the plugin returned CONTINUE; later callbacks are skipped but done/log/delete run", async () => {
+test("a local reply takes effect after the call even when the plugin returned CONTINUE and runs through the filter's own response callbacks", async () => {
   const { host, filter, logs } = await setup();
   try {
     const r = filter.requestSync({ headers: [[":path", "/"], ["x-deny", "1"]], upstream: { status: 200, body: "x" } });
@@ -21,8 +21,31 @@ test("a local reply takes effect after the call even when the plugin returned CO
       details: "entitlement_denied",
       grpcStatus: -1,
       hostCalls: r.hostCalls,
+      // Envoy's sendLocalReplyViaFilterChain: text/plain body, the plugin's headers on top.
+      responseHeaders: [[":status", "403"], ["x-reason", "nope"], ["content-length", "6"], ["content-type", "text/plain"]],
+      responseBody: "denied",
     });
-    assert.deepEqual(logs(), ["reply 0", "done", "log", "delete"]);
+    // The request body and the upstream are skipped; response callbacks see the local reply.
+    assert.deepEqual(logs(), ["reply 0", "response_headers", "response_body", "done", "log 403", "delete"]);
+  } finally {
+    await host.close();
+  }
+});
+
+test("a local reply to a gRPC request becomes a trailers-only 200 with grpc-status", async () => {
+  const { host, filter } = await setup();
+  try {
+    const r = filter.requestSync({ headers: [[":path", "/pkg.Svc/Call"], ["content-type", "application/grpc"], ["x-deny", "1"]] });
+    assert.equal(r.kind, "localReply");
+    if (r.kind !== "localReply") return;
+    assert.deepEqual(r.responseHeaders, [
+      [":status", "200"],
+      ["x-reason", "nope"],
+      ["content-type", "application/grpc"],
+      ["grpc-status", "7"],
+      ["grpc-message", "denied"],
+    ]);
+    assert.equal(r.responseBody, "");
   } finally {
     await host.close();
   }
@@ -40,12 +63,12 @@ test("grpc_status 0..16 is recorded on the reply, anything else becomes -1", asy
   }
 });
 
-test("a second local reply on the same stream is refused with BAD_ARGUMENT and the first one stands", async () => {
+test("the first local reply on a stream wins", async () => {
   const { host, filter, logs } = await setup();
   try {
     const r = filter.requestSync({ headers: [[":path", "/"], ["x-twice", "1"]] });
-    assert.equal(r.kind === "localReply" && r.status, 401);
-    assert.ok(logs().includes(`second ${Status.BAD_ARGUMENT}`));
+    assert.equal(r.kind === "localReply" && `${r.status} ${r.details}`, "401 first");
+    assert.ok(logs().includes(`second ${Status.OK}`), "Envoy answers OK to the second call too");
   } finally {
     await host.close();
   }
@@ -56,7 +79,8 @@ test("a local reply from proxy_on_response_headers replaces the upstream respons
   try {
     const r = filter.requestSync({ headers: [[":path", "/"], ["x-deny-response", "1"]], upstream: { status: 200, body: "secret" } });
     assert.equal(r.kind === "localReply" && r.status, 502);
-    assert.deepEqual(logs(), ["response_headers", "done", "log", "delete"]);
+    assert.equal(r.kind === "localReply" && r.responseBody, "", "sent directly: no body, no more filter callbacks");
+    assert.deepEqual(logs(), ["response_headers", "done", "log 502", "delete"]);
   } finally {
     await host.close();
   }
@@ -75,7 +99,7 @@ test("PAUSE holds the stream until the root context continues it through proxy_s
     await clock.advance(5);
     const r = await pending;
     assert.equal(r.kind, "continue");
-    assert.deepEqual(logs(), ["effective 0", "continue 0", "response_headers", "done", "log", "delete"]);
+    assert.deepEqual(logs(), ["effective 0", "continue 0", "response_headers", "done", "log 200", "delete"]);
   } finally {
     await host.close();
   }
@@ -99,7 +123,7 @@ test("a stream nobody continues ends after timeoutMs with 504 host_timeout, runn
   try {
     const r = await filter.request({ headers: [[":path", "/"], ["x-pause", "none"]], timeoutMs: 30 });
     assert.equal(r.kind === "localReply" && `${r.status} ${r.details}`, "504 host_timeout");
-    assert.deepEqual(logs(), ["done", "log", "delete"]);
+    assert.deepEqual(logs(), ["done", "log 504", "delete"]);
   } finally {
     await host.close();
   }
@@ -109,7 +133,7 @@ test("requestSync refuses a stream the plugin pauses", async () => {
   const { host, filter, logs } = await setup(new ManualClock());
   try {
     assert.throws(() => filter.requestSync({ headers: [[":path", "/"], ["x-pause", "none"]] }), /paused the stream/);
-    assert.deepEqual(logs(), ["done", "log", "delete"], "the abandoned stream is still cleaned up");
+    assert.deepEqual(logs(), ["done", "log 500", "delete"], "the abandoned stream is still cleaned up");
   } finally {
     await host.close();
   }

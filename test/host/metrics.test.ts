@@ -15,6 +15,7 @@ test("a counter defined in several VMs is one stat summed across them", async ()
   try {
     const id0 = probe(filter, Op.defineMetric, { "x-type": MetricType.COUNTER, "x-name": "eg_decisions_total" }, 0)["x-id"];
     const id1 = probe(filter, Op.defineMetric, { "x-type": MetricType.COUNTER, "x-name": "eg_decisions_total" }, 1)["x-id"];
+    assert.equal(id0, "0", "Envoy's first counter id is 0: the low two bits of an id are its type");
     assert.equal(probe(filter, Op.incrementMetric, { "x-id": id0!, "x-delta": 2 }, 0)["x-status"], "0");
     assert.equal(probe(filter, Op.incrementMetric, { "x-id": id1!, "x-delta": 3 }, 1)["x-status"], "0");
     assert.equal(host.metric("eg_decisions_total"), 5);
@@ -43,20 +44,22 @@ test("counters reject a delta of zero or less with BAD_ARGUMENT; gauges accept n
   }
 });
 
-test("histograms record samples; unknown metric ids answer NOT_FOUND; an invalid type is BAD_ARGUMENT", async () => {
+test("histograms record samples; unknown ids answer NOT_FOUND; a bad type is BAD_ARGUMENT; kinds do not share stats", async () => {
   const { host, filter } = await setup();
   try {
     const h = probe(filter, Op.defineMetric, { "x-type": MetricType.HISTOGRAM, "x-name": "latency_us" }, 0)["x-id"]!;
+    assert.equal(Number(h) & 3, MetricType.HISTOGRAM);
     probe(filter, Op.recordMetric, { "x-id": h, "x-value": 10 }, 0);
     probe(filter, Op.recordMetric, { "x-id": h, "x-value": 30 }, 0);
     assert.deepEqual(host.metrics().get("latency_us"), { type: "histogram", value: 40, samples: [10, 30] });
-    assert.equal(probe(filter, Op.incrementMetric, { "x-id": 999, "x-delta": 1 }, 0)["x-status"], String(Status.NOT_FOUND));
+    assert.equal(probe(filter, Op.incrementMetric, { "x-id": h, "x-delta": 1 }, 0)["x-status"], String(Status.BAD_ARGUMENT));
+    assert.equal(probe(filter, Op.getMetric, { "x-id": h }, 0)["x-status"], String(Status.BAD_ARGUMENT));
+    assert.equal(probe(filter, Op.incrementMetric, { "x-id": 996, "x-delta": 1 }, 0)["x-status"], String(Status.NOT_FOUND));
+    assert.equal(probe(filter, Op.recordMetric, { "x-id": 997, "x-value": 1 }, 0)["x-status"], String(Status.NOT_FOUND));
     assert.equal(probe(filter, Op.defineMetric, { "x-type": 7, "x-name": "bad" }, 0)["x-status"], String(Status.BAD_ARGUMENT));
-    assert.equal(
-      probe(filter, Op.defineMetric, { "x-type": MetricType.GAUGE, "x-name": "latency_us" }, 1)["x-status"],
-      String(Status.BAD_ARGUMENT),
-      "one name is one stat kind",
-    );
+    const g = probe(filter, Op.defineMetric, { "x-type": MetricType.GAUGE, "x-name": "latency_us" }, 1)["x-id"]!;
+    probe(filter, Op.recordMetric, { "x-id": g, "x-value": 5 }, 1);
+    assert.deepEqual(host.metrics().get("latency_us#gauge"), { type: "gauge", value: 5 });
   } finally {
     await host.close();
   }

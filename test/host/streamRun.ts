@@ -4,6 +4,7 @@ import { Action, StreamType } from "./abi.ts";
 import type { HeaderList } from "./headerMap.ts";
 import { headerValue } from "./httpCall.ts";
 import { HttpStreamState, type LocalReply, lowerCaseKeys, type StreamDriver } from "./httpStream.ts";
+import { encodeLocalReply } from "./localReplyEncoding.ts";
 import type { StreamContext, WasmVm } from "./vm.ts";
 
 export interface HttpRequestSpec {
@@ -27,12 +28,17 @@ export type HttpResult =
     }
   | {
       kind: "localReply";
+      /** As passed to proxy_send_local_response (or the host's own 503 / 504). */
       status: number;
       body: string;
+      /** The plugin's additional headers, as passed. */
       headers: HeaderList;
       details: string;
       grpcStatus: number;
       hostCalls: number;
+      /** The response as Envoy would send it, after the filter's own response callbacks saw it. */
+      responseHeaders: HeaderList;
+      responseBody: string;
     };
 
 type Phase = "requestHeaders" | "requestBody" | "upstream" | "responseHeaders" | "responseBody" | "complete";
@@ -42,6 +48,22 @@ export const HOST_TIMEOUT_DETAILS = "host_timeout";
 export const CLOSE_STREAM_DETAILS = "wasm_close_stream";
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A reply the host itself produces (VM failure, timeout, reset), never seen by the plugin. */
+export function hostReply(status: number, details: string, grpcStatus = -1): HttpResult {
+  return {
+    kind: "localReply",
+    status,
+    body: "",
+    headers: [],
+    details,
+    grpcStatus,
+    hostCalls: 0,
+    responseHeaders: status === 0 ? [] : [[":status", String(status)]],
+    responseBody: "",
+  };
+}
 
 export class StreamRun implements StreamDriver {
   result: HttpResult | undefined;
@@ -50,6 +72,8 @@ export class StreamRun implements StreamDriver {
   private inCallType: number | null = null;
   private earlyContinue = new Set<number>();
   private reply: LocalReply | undefined;
+  /** The local reply became the response and is going through the filter's response callbacks. */
+  private replyInResponse = false;
   private ctx: StreamContext | undefined;
   private upstreamHeaders: HeaderList = [];
   private startHostCalls = 0;
@@ -70,7 +94,7 @@ export class StreamRun implements StreamDriver {
     const vm = this.vm;
     this.startHostCalls = vm.hostCallCount;
     if (vm.failed) {
-      this.end(this.failResult());
+      this.end(hostReply(503, FAIL_STREAM_DETAILS, 14));
       return;
     }
     const body = typeof this.spec.body === "string" ? encoder.encode(this.spec.body) : (this.spec.body ?? new Uint8Array(0));
@@ -82,7 +106,7 @@ export class StreamRun implements StreamDriver {
     this.advance();
   }
 
-  /** Ends a stream that is still paused, running done/log/delete (used by requestSync and close). */
+  /** Ends a stream that is still running, with done/log/delete (used by requestSync, timeouts, close). */
   abandon(result: HttpResult): void {
     if (this.result !== undefined) return;
     this.waitingFor = null;
@@ -100,8 +124,8 @@ export class StreamRun implements StreamDriver {
   }
 
   localReply(reply: LocalReply): void {
-    if (this.result !== undefined) return;
-    this.reply ??= reply;
+    if (this.result !== undefined || this.reply !== undefined) return;
+    this.reply = reply;
     if (this.waitingFor !== null) {
       this.waitingFor = null;
       this.advance();
@@ -109,7 +133,12 @@ export class StreamRun implements StreamDriver {
   }
 
   closeStream(_streamType: number): void {
-    this.localReply({ status: 0, details: CLOSE_STREAM_DETAILS, body: "", headers: [], grpcStatus: -1 });
+    if (this.result !== undefined) return;
+    if (this.running) {
+      this.reply ??= { status: 0, details: CLOSE_STREAM_DETAILS, body: "", headers: [], grpcStatus: -1 };
+      return;
+    }
+    this.abandon(hostReply(0, CLOSE_STREAM_DETAILS));
   }
 
   private advance(): void {
@@ -117,8 +146,12 @@ export class StreamRun implements StreamDriver {
     this.running = true;
     try {
       while (this.result === undefined) {
-        if (this.vm.failed) return this.end(this.failResult());
-        if (this.reply !== undefined) return this.end(this.localReplyResult(this.reply));
+        if (this.vm.failed) return this.end(hostReply(503, FAIL_STREAM_DETAILS, 14));
+        if (this.reply !== undefined && !this.replyInResponse) {
+          if (this.reply.details === CLOSE_STREAM_DETAILS && this.reply.status === 0) return this.end(hostReply(0, CLOSE_STREAM_DETAILS));
+          this.applyLocalReply(this.reply);
+          if (this.result !== undefined) return;
+        }
         if (this.waitingFor !== null) return;
         this.step();
       }
@@ -127,24 +160,52 @@ export class StreamRun implements StreamDriver {
     }
   }
 
+  /**
+   * Before the response started, Envoy sends a local reply through the whole encoder chain, this
+   * filter included (sendLocalReplyViaFilterChain); once it started, directly to the client.
+   */
+  private applyLocalReply(reply: LocalReply): void {
+    const s = this.ctx!.stream;
+    const encoded = encodeLocalReply(reply, s.requestHeaders);
+    this.waitingFor = null;
+    if (this.phase === "requestHeaders" || this.phase === "requestBody" || this.phase === "upstream") {
+      this.replyInResponse = true;
+      s.responseHeaders.length = 0;
+      s.responseHeaders.push(...encoded.headers);
+      s.responseBody = encoded.body;
+      this.phase = "responseHeaders";
+      return;
+    }
+    this.end({
+      kind: "localReply",
+      ...reply,
+      hostCalls: 0,
+      responseHeaders: encoded.headers,
+      responseBody: decoder.decode(encoded.body),
+    });
+  }
+
   private step(): void {
-    const ctx = this.ctx!;
-    const s = ctx.stream;
+    const s = this.ctx!.stream;
     switch (this.phase) {
       case "requestHeaders": {
         const hasBody = s.requestBody.length > 0;
+        s.requestHeadersAttached = true;
         const action = this.callStream(StreamType.HTTP_REQUEST, "proxy_on_request_headers", s.requestHeaders.length, hasBody ? 0 : 1);
         this.phase = hasBody ? "requestBody" : "upstream";
-        this.pauseIf(action, StreamType.HTTP_REQUEST, true);
+        if (!this.pauseIf(action, StreamType.HTTP_REQUEST, true)) s.requestHeadersAttached = false;
         return;
       }
       case "requestBody": {
+        s.requestBodyAttached = true;
         const action = this.callStream(StreamType.HTTP_REQUEST, "proxy_on_request_body", s.requestBody.length, 1);
         this.phase = "upstream";
-        this.pauseIf(action, StreamType.HTTP_REQUEST, false);
+        if (!this.pauseIf(action, StreamType.HTTP_REQUEST, false)) s.requestBodyAttached = false;
         return;
       }
       case "upstream": {
+        s.requestHeadersAttached = false;
+        s.requestBodyAttached = false;
         this.upstreamHeaders = s.requestHeaders.map(([k, v]): [string, string] => [k, v]);
         const upstream = this.spec.upstream ?? { status: 200 };
         s.responseHeaders.length = 0;
@@ -155,26 +216,40 @@ export class StreamRun implements StreamDriver {
       }
       case "responseHeaders": {
         const hasBody = s.responseBody.length > 0;
+        s.responseHeadersAttached = true;
         const action = this.callStream(StreamType.HTTP_RESPONSE, "proxy_on_response_headers", s.responseHeaders.length, hasBody ? 0 : 1);
         this.phase = hasBody ? "responseBody" : "complete";
-        this.pauseIf(action, StreamType.HTTP_RESPONSE, true);
+        if (!this.pauseIf(action, StreamType.HTTP_RESPONSE, true)) s.responseHeadersAttached = false;
         return;
       }
       case "responseBody": {
+        s.responseBodyAttached = true;
         const action = this.callStream(StreamType.HTTP_RESPONSE, "proxy_on_response_body", s.responseBody.length, 1);
         this.phase = "complete";
-        this.pauseIf(action, StreamType.HTTP_RESPONSE, false);
+        if (!this.pauseIf(action, StreamType.HTTP_RESPONSE, false)) s.responseBodyAttached = false;
         return;
       }
-      case "complete":
+      case "complete": {
+        const responseHeaders = s.responseHeaders.map(([k, v]): [string, string] => [k, v]);
+        if (this.replyInResponse) {
+          this.end({
+            kind: "localReply",
+            ...this.reply!,
+            hostCalls: 0,
+            responseHeaders,
+            responseBody: decoder.decode(s.responseBody),
+          });
+          return;
+        }
         this.end({
           kind: "continue",
           upstreamHeaders: this.upstreamHeaders,
           responseStatus: Number(headerValue(s.responseHeaders, ":status") ?? 0),
-          responseHeaders: s.responseHeaders.map(([k, v]): [string, string] => [k, v]),
+          responseHeaders,
           hostCalls: 0,
         });
         return;
+      }
     }
   }
 
@@ -187,37 +262,26 @@ export class StreamRun implements StreamDriver {
     }
   }
 
-  private pauseIf(action: number | undefined, type: number, headers: boolean): void {
-    if (action === undefined || this.vm.failed) return;
+  /** Returns true when the filter holds the stream (stopped) after this callback. */
+  private pauseIf(action: number | undefined, type: number, headers: boolean): boolean {
+    if (this.vm.failed) return false;
+    // proxy_send_local_response makes the host stop iteration whatever the plugin returned.
+    if (this.reply !== undefined && !this.replyInResponse) return true;
+    if (action === undefined) return false;
     // Header callbacks: 2 is ContinueAndEndStream; every other non-zero value stops iteration.
-    if (action === Action.CONTINUE || (headers && action === 2)) return;
-    if (this.earlyContinue.delete(type)) return;
+    if (action === Action.CONTINUE || (headers && action === 2)) return false;
+    if (this.earlyContinue.delete(type)) return true;
     this.waitingFor = type;
     this.armTimeout();
+    return true;
   }
 
   private armTimeout(): void {
     if (this.timeout !== undefined) return;
     this.timeout = setTimeout(() => {
       this.timeout = undefined;
-      this.abandon({
-        kind: "localReply",
-        status: 504,
-        body: "",
-        headers: [],
-        details: HOST_TIMEOUT_DETAILS,
-        grpcStatus: -1,
-        hostCalls: 0,
-      });
+      this.abandon(hostReply(504, HOST_TIMEOUT_DETAILS));
     }, this.spec.timeoutMs ?? 5000);
-  }
-
-  private failResult(): HttpResult {
-    return { kind: "localReply", status: 503, body: "", headers: [], details: FAIL_STREAM_DETAILS, grpcStatus: -1, hostCalls: 0 };
-  }
-
-  private localReplyResult(reply: LocalReply): HttpResult {
-    return { kind: "localReply", ...reply, hostCalls: 0 };
   }
 
   private end(result: HttpResult): void {
@@ -228,8 +292,17 @@ export class StreamRun implements StreamDriver {
     const ctx = this.ctx;
     if (ctx !== undefined) {
       const vm = this.vm;
+      const s = ctx.stream;
+      s.requestHeadersAttached = s.requestBodyAttached = s.responseHeadersAttached = s.responseBodyAttached = false;
+      if (result.kind === "localReply" && !this.replyInResponse) {
+        // What the access log sees for a reply that bypassed the filter's response callbacks.
+        s.responseHeaders.length = 0;
+        s.responseHeaders.push(...result.responseHeaders);
+      }
       vm.callIn(ctx, "proxy_on_done", ctx.id);
+      s.accessLogPhase = true;
       vm.callIn(ctx, "proxy_on_log", ctx.id);
+      s.accessLogPhase = false;
       vm.callIn(ctx, "proxy_on_delete", ctx.id);
       vm.contexts.delete(ctx.id);
       // A trap in done/log/delete still fails the VM, but this stream's answer was already decided.

@@ -17,6 +17,7 @@ import type { CallHandle, HttpCallResponse } from "./httpCall.ts";
 import type { GrpcOutbound } from "./grpcCall.ts";
 import type { HttpStreamState } from "./httpStream.ts";
 import type { HostRuntime } from "./runtime.ts";
+import type { MetricKind } from "./metrics.ts";
 import { formatFuncType, parseWasmModule, sameFuncType, type FuncType, type WasmModuleInfo } from "./wasmBinary.ts";
 import { buildEnvImports } from "./hostFunctions.ts";
 import { buildWasiImports } from "./wasi.ts";
@@ -192,9 +193,8 @@ export class WasmVm implements Vm {
   status = { code: 0, message: "" };
   readonly contexts = new Map<number, Context>();
   readonly abi: AbiVersion;
-  readonly metricIds = new Map<number, string>();
-  readonly metricIdsByName = new Map<string, number>();
-  nextMetricId = 1;
+  readonly metricIds = new Map<number, { name: string; kind: MetricKind }>();
+  nextMetricIndex = 0;
   root!: RootContext;
 
   private readonly instance: WebAssembly.Instance;

@@ -24,9 +24,8 @@ export function buildWasiImports(vm: WasmVm): Record<string, WasiFn> {
         parts.push(vm.copy(ptr, len));
         total += len;
       }
+      if (total > 0) vm.log(f === 1 ? LogLevel.info : LogLevel.error, Buffer.concat(parts).toString("utf8").replace(/\n$/, ""));
       vm.writeU32(Number(writtenPtr), total);
-      const text = Buffer.concat(parts).toString("utf8").replace(/\n$/, "");
-      vm.log(f === 1 ? LogLevel.info : LogLevel.error, text);
       return WasiErrno.SUCCESS;
     },
     fd_read() {
@@ -54,7 +53,7 @@ export function buildWasiImports(vm: WasmVm): Record<string, WasiFn> {
       return WasiErrno.NOSYS;
     },
     path_open() {
-      return WasiErrno.NOSYS;
+      return 44; // NOENT, as cpp-host
     },
     environ_sizes_get(countPtr, sizePtr) {
       const env = environment();
