@@ -64,8 +64,9 @@ function configure(vm: WasmVm, configuration: Uint8Array): boolean {
 
 function startVm(runtime: HostRuntime, compiled: CompiledPlugin, spec: PluginSpec, id: string): { vm: WasmVm; configured: boolean } {
   const vm = new WasmVm(id, runtime, compiled, pluginInfo(spec));
-  vm.start();
+  // The root context exists (id 1) before start so host calls made from _initialize have a home.
   const root = vm.createRootContext();
+  vm.start();
   vm.callIn(root, "proxy_on_context_create", root.id, 0);
   const started = vm.callInScope(root, { vmConfiguration: vm.plugin.vmConfiguration }, "proxy_on_vm_start", root.id, vm.plugin.vmConfiguration.length);
   if (vm.failed) throw new WasmLoadError(`Failed to start Wasm VM ${id}: ${vm.failure}`);
@@ -87,6 +88,7 @@ export class EnvoyHost {
 
   /** A bootstrap WasmService with singleton: true: one VM on the "main thread". */
   async addSingletonService(spec: PluginSpec): Promise<ServicePlugin> {
+    if (this.closed) throw new Error("EnvoyHost is closed");
     const compiled = await compilePlugin(spec.wasm);
     const { vm, configured } = startVm(this.runtime, compiled, spec, `${spec.vmId}/${spec.rootId}/singleton`);
     this.vms.push(vm);
@@ -103,6 +105,8 @@ export class EnvoyHost {
 
   /** An HTTP filter: one VM per worker, all sharing shared data and queues through their vmId. */
   async addHttpFilter(spec: PluginSpec & { workers: number }): Promise<HttpFilter> {
+    if (this.closed) throw new Error("EnvoyHost is closed");
+    if (!Number.isInteger(spec.workers) || spec.workers < 1) throw new RangeError(`workers must be a positive integer (got ${spec.workers})`);
     const compiled = await compilePlugin(spec.wasm);
     const workers: WasmVm[] = [];
     const configureResults: boolean[] = [];

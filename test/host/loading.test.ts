@@ -116,3 +116,26 @@ test("fails the load when proxy_on_vm_start returns false, and reports proxy_on_
       (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 0)))`)) as { configureResult: boolean };
   assert.equal(plugin.configureResult, false);
 });
+
+test("host calls made from _initialize work before any plugin callback", async () => {
+  const host = new EnvoyHost();
+  try {
+    await host.addSingletonService({
+      vmId: "v",
+      rootId: "r",
+      configuration: "",
+      wasm: await assembleWat(`(module
+        (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+        (import "env" "proxy_set_tick_period_milliseconds" (func $tick (param i32) (result i32)))
+        ;;PRELUDE
+        (func (export "_initialize")
+          (drop (call $log (i32.const 2) $S"initialized"))
+          (drop (call $tick (i32.const 0))))
+        (func (export "proxy_on_context_create") (param i32 i32)
+          (drop (call $log (i32.const 2) $S"root created"))))`),
+    });
+    assert.deepEqual(host.logs().map((l) => l.message), ["initialized", "root created"]);
+  } finally {
+    await host.close();
+  }
+});
