@@ -1,0 +1,167 @@
+// Envoy ext_authz v3 Check with the same decision, headers and deny body as the WASM filter, for
+// meshes that cannot run WASM (one network hop per request). Upstream trouble never becomes a gRPC
+// error (Envoy would turn it into a 403 or, with failure_mode_allow, let everything through): the
+// fallback decides and says so.
+import * as grpc from "@grpc/grpc-js";
+import { evaluate } from "../evaluation/evaluate.ts";
+import { resolveFallback, untypedFallbackKind, type EntitlementsFallback } from "../evaluation/fallback.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { CustomerEntitlements } from "../model/entitlements.ts";
+import type { EntitlementReader } from "../read/readTypes.ts";
+import type { WireCheckRequest, WireCheckResponse, WireHeaderValueOption, WireHttpRequest } from "./extAuthzProto.ts";
+import { matchRule, type ExtAuthzRule } from "./extAuthzRules.ts";
+import { MAX_ID_BYTES, MAX_USAGE, RequestError } from "./requestValidation.ts";
+import { unary, type CallContext } from "./unaryCall.ts";
+
+export const DEFAULT_EXT_AUTHZ_CUSTOMER_HEADER = "x-customer-id";
+/** Per-route settings, set in Envoy with `typed_per_filter_config` → `check_settings.context_extensions`. */
+export const FEATURE_EXTENSION = "entitlement_feature";
+export const REQUESTED_USAGE_EXTENSION = "entitlement_requested_usage";
+const HEADER_PREFIX = "x-entitlement-";
+
+export interface ExtAuthzServiceOptions {
+  reader: EntitlementReader;
+  logger: Logger;
+  /** Lower-cased; EXT_AUTHZ_CUSTOMER_HEADER. */
+  customerHeader?: string;
+  /** EXT_AUTHZ_RULES. */
+  rules?: readonly ExtAuthzRule[];
+  entitlementsFallback?: EntitlementsFallback;
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_RESOURCE_EXHAUSTED = 8;
+
+function header(key: string, value: string): WireHeaderValueOption {
+  // Overwrite, never append: a client-sent x-entitlement-* value must not survive next to ours.
+  return { header: { key, value }, append: { value: false }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
+}
+
+/** Request headers by lower-cased name, from either encoding Envoy may use. */
+function requestHeaders(http: WireHttpRequest | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, value] of Object.entries(http?.headers ?? {})) out.set(key.toLowerCase(), value);
+  for (const h of http?.header_map?.headers ?? []) {
+    if (!h.key) continue;
+    out.set(h.key.toLowerCase(), h.value || (h.raw_value ? Buffer.from(h.raw_value).toString("utf8") : ""));
+  }
+  return out;
+}
+
+function parseRequestedUsage(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > MAX_USAGE) {
+    throw new RequestError(`attributes.context_extensions["${REQUESTED_USAGE_EXTENSION}"]`, `must be a number from 0 to ${MAX_USAGE} (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
+export class ExtAuthzService {
+  private readonly reader: EntitlementReader;
+  private readonly logger: Logger;
+  private readonly customerHeader: string;
+  private readonly rules: readonly ExtAuthzRule[];
+  private readonly global: EntitlementsFallback | undefined;
+  private readonly metrics: Metrics | undefined;
+  private readonly now: () => number;
+
+  constructor(options: ExtAuthzServiceOptions) {
+    this.reader = options.reader;
+    this.logger = options.logger.child({ component: "ext-authz" });
+    this.customerHeader = (options.customerHeader ?? DEFAULT_EXT_AUTHZ_CUSTOMER_HEADER).toLowerCase();
+    this.rules = options.rules ?? [];
+    this.global = options.entitlementsFallback;
+    this.metrics = options.metrics;
+    this.now = options.now ?? Date.now;
+  }
+
+  handlers(): grpc.UntypedServiceImplementation {
+    return { Check: unary("Check", this.logger, (request: WireCheckRequest, context) => this.check(request, context)) };
+  }
+
+  async check(request: WireCheckRequest, context: CallContext): Promise<WireCheckResponse> {
+    const http = request.attributes?.request?.http;
+    const extensions = request.attributes?.context_extensions ?? {};
+    const headers = requestHeaders(http);
+    const strip = [...headers.keys()].filter((name) => name.startsWith(HEADER_PREFIX));
+
+    const rule = extensions[FEATURE_EXTENSION] ? undefined : matchRule(this.rules, http?.path ?? "/");
+    const featureId = extensions[FEATURE_EXTENSION] || rule?.feature;
+    if (!featureId) {
+      this.count("allow", "");
+      return { status: { code: GRPC_OK }, ok_response: { headers: [], headers_to_remove: strip } };
+    }
+    const requestedUsage = parseRequestedUsage(extensions[REQUESTED_USAGE_EXTENSION]) ?? rule?.requestedUsage;
+
+    const customerId = headers.get(this.customerHeader) ?? "";
+    if (customerId === "" || Buffer.byteLength(customerId) > MAX_ID_BYTES) {
+      this.count("deny", "MissingCustomerId");
+      return denied(featureId, "MissingCustomerId", false);
+    }
+
+    const entry = await this.readEntry(customerId, context);
+    if (entry === undefined) {
+      const check = requestedUsage === undefined ? { featureId } : { featureId, requestedUsage };
+      const fallback = resolveFallback(untypedFallbackKind(check), featureId, { global: this.global });
+      this.metrics?.fallbacks.inc({ cause: "upstream_unavailable" });
+      this.count("fallback", fallback.hasAccess ? "" : fallback.accessDeniedReason);
+      if (!fallback.hasAccess) return denied(featureId, fallback.accessDeniedReason, false);
+      return allowed(customerId, featureId, undefined, strip, true);
+    }
+
+    const decision = evaluate(entry, requestedUsage === undefined ? { featureId } : { featureId, requestedUsage }, this.now());
+    if (!decision.hasAccess) {
+      const reason = decision.accessDeniedReason ?? "Unknown";
+      this.count("deny", reason);
+      return denied(featureId, reason, reason === "RequestedUsageExceedingLimit");
+    }
+    this.count("allow", "");
+    const remaining = decision.kind === "METERED" ? decision.remaining : undefined;
+    return allowed(customerId, featureId, remaining, strip, false);
+  }
+
+  private async readEntry(customerId: string, context: CallContext): Promise<CustomerEntitlements | undefined> {
+    try {
+      const options: { signal: AbortSignal; timeoutMs?: number } = { signal: context.signal };
+      const left = context.timeLeftMs();
+      if (left !== undefined) options.timeoutMs = left;
+      return (await this.reader.read(customerId, undefined, options)).entry;
+    } catch (error) {
+      this.logger.debug({ err: error }, "read failed; deciding from fallback");
+      return undefined;
+    }
+  }
+
+  private count(result: "allow" | "deny" | "fallback", reason: string): void {
+    this.metrics?.decisions.inc({ api: "ext_authz", result, reason });
+  }
+}
+
+function allowed(customerId: string, featureId: string, remaining: number | undefined, strip: string[], fallback: boolean): WireCheckResponse {
+  const headers = [
+    header("x-entitlement-decision", "allow"),
+    header("x-entitlement-customer", customerId),
+    header("x-entitlement-feature", featureId),
+  ];
+  if (remaining !== undefined) headers.push(header("x-entitlement-remaining", String(remaining)));
+  if (fallback) headers.push(header("x-entitlement-fallback", "true"));
+  // Only names we do not set ourselves: Envoy may apply removals after additions.
+  const ours = new Set(headers.map((h) => h.header.key));
+  return { status: { code: GRPC_OK }, ok_response: { headers, headers_to_remove: strip.filter((name) => !ours.has(name)) } };
+}
+
+function denied(featureId: string, reason: string, tooMany: boolean): WireCheckResponse {
+  return {
+    status: { code: tooMany ? GRPC_RESOURCE_EXHAUSTED : GRPC_PERMISSION_DENIED, message: "entitlement_denied" },
+    denied_response: {
+      status: { code: tooMany ? "TooManyRequests" : "Forbidden" },
+      headers: [header("content-type", "application/json")],
+      body: JSON.stringify({ error: "entitlement_denied", feature: featureId, reason }),
+    },
+  };
+}
