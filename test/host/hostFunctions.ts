@@ -86,7 +86,7 @@ function headerByteSize(list: HeaderList): number {
 
 function propertyValue(vm: WasmVm, path: string): Uint8Array | undefined {
   const stream = streamOf(vm);
-  const own = stream?.stream.properties.get(path) ?? rootOf(vm).properties.get(path);
+  const own = stream?.stream.properties.get(path);
   if (own !== undefined) return own;
   const ctx = vm.effective;
   if (ctx !== undefined) {
@@ -147,7 +147,10 @@ function scheduleTick(vm: WasmVm, root: RootContext): void {
 }
 
 function deliverGrpc(vm: WasmVm, root: RootContext, token: number, isStream: boolean): GrpcEvents {
-  const live = () => root.grpcCalls.get(token) !== undefined && !vm.failed && !vm.runtime.closed;
+  const live = () => {
+    const state = root.grpcCalls.get(token);
+    return state !== undefined && !state.remoteClosed && !vm.failed && !vm.runtime.closed;
+  };
   let unaryResponse: Uint8Array | undefined;
   return {
     initialMetadata(headers) {
@@ -168,7 +171,10 @@ function deliverGrpc(vm: WasmVm, root: RootContext, token: number, isStream: boo
     },
     close(code, message) {
       if (!live()) return;
-      root.grpcCalls.delete(token);
+      const state = root.grpcCalls.get(token)!;
+      // Envoy forgets a call at once, a stream only when both sides are closed.
+      if (!isStream || state.localClosed) root.grpcCalls.delete(token);
+      else state.remoteClosed = true;
       // Envoy's unary client reports success with only proxy_on_grpc_receive, failure with only close.
       if (!isStream && code === GrpcCode.OK && unaryResponse !== undefined) {
         vm.status = { code: 0, message: "" };
@@ -439,7 +445,7 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       const token = root.nextGrpcCallToken;
       root.nextGrpcCallToken += 2;
       vm.writeU32(tokenPtr, token);
-      const state: GrpcCallState = { outbound: PENDING_OUTBOUND, isStream: false };
+      const state: GrpcCallState = { outbound: PENDING_OUTBOUND, isStream: false, localClosed: false, remoteClosed: false };
       root.grpcCalls.set(token, state);
       state.outbound = openGrpc(
         runtime.connections,
@@ -472,13 +478,13 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       const token = root.nextGrpcStreamToken;
       root.nextGrpcStreamToken += 2;
       vm.writeU32(tokenPtr, token);
-      const state: GrpcCallState = { outbound: PENDING_OUTBOUND, isStream: true };
+      const state: GrpcCallState = { outbound: PENDING_OUTBOUND, isStream: true, localClosed: false, remoteClosed: false };
       root.grpcCalls.set(token, state);
       state.outbound = openGrpc(runtime.connections, target, { service, method, metadata, clock: runtime.clock }, deliverGrpc(vm, root, token, true));
       return Status.OK;
     },
     proxy_grpc_send(token: number, msgPtr: number, msgLen: number, endStream: number) {
-      if (token % 2 === 1) return Status.BAD_ARGUMENT;
+      if ((token & 1) === 1) return Status.BAD_ARGUMENT;
       const call = rootOf(vm).grpcCalls.get(token >>> 0);
       if (call === undefined) return Status.NOT_FOUND;
       call.outbound.send(vm.copy(msgPtr, msgLen), endStream !== 0);
@@ -498,6 +504,8 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       if (call === undefined) return Status.NOT_FOUND;
       if (call.isStream) {
         call.outbound.closeSend();
+        if (call.remoteClosed) root.grpcCalls.delete(token >>> 0);
+        else call.localClosed = true;
       } else {
         root.grpcCalls.delete(token >>> 0);
         call.outbound.cancel();

@@ -71,6 +71,10 @@ export interface PluginInfo {
 export interface GrpcCallState {
   outbound: GrpcOutbound;
   isStream: boolean;
+  /** The plugin called proxy_grpc_close (half-close) on this stream. */
+  localClosed: boolean;
+  /** proxy_on_grpc_close was delivered; Envoy keeps the token until the plugin closes it too. */
+  remoteClosed: boolean;
 }
 
 export interface RootContext {
@@ -85,7 +89,6 @@ export interface RootContext {
   nextHttpToken: number;
   nextGrpcCallToken: number;
   nextGrpcStreamToken: number;
-  properties: Map<string, Uint8Array>;
 }
 
 export interface StreamContext {
@@ -265,7 +268,6 @@ export class WasmVm implements Vm {
       nextHttpToken: 1,
       nextGrpcCallToken: 1,
       nextGrpcStreamToken: 2,
-      properties: new Map(),
     };
     this.contexts.set(root.id, root);
     this.root = root;
