@@ -7,6 +7,7 @@ import { machineInfo, machineLines } from "./machine.ts";
 import { printSection, sectionMarkdown, type SectionResult } from "./report.ts";
 import { ensureFilterBuilt, ensureNoopBuilt, REPO_ROOT } from "./wasmBuilds.ts";
 import { filterBench } from "./filterBench.ts";
+import { propagationBench } from "./propagationBench.ts";
 
 interface Section {
   id: string;
@@ -15,6 +16,7 @@ interface Section {
 
 const SECTIONS: Section[] = [
   { id: "filter", run: filterBench },
+  { id: "propagation", run: propagationBench },
 ];
 
 const RESULTS_START = "<!-- bench:results:start -->";
