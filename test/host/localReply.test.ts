@@ -138,3 +138,14 @@ test("requestSync refuses a stream the plugin pauses", async () => {
     await host.close();
   }
 });
+
+test("proxy_continue_stream from inside the callback that then pauses does not resume the stream (Envoy would hang)", async () => {
+  const { host, filter } = await setup(new ManualClock());
+  try {
+    const r = await filter.request({ headers: [[":path", "/"], ["x-continue-early", "1"]], timeoutMs: 30 });
+    assert.equal(r.kind === "localReply" && r.details, "host_timeout");
+    assert.ok(host.logs().some((l) => l.level === 3 && /from inside its own callback is ignored/.test(l.message)));
+  } finally {
+    await host.close();
+  }
+});

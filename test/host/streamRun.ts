@@ -1,6 +1,6 @@
 // Drives one HTTP stream through a worker VM in Envoy's order, honouring PAUSE, deferred
 // continue / local reply, and FAIL_CLOSED when the VM has failed.
-import { Action, StreamType } from "./abi.ts";
+import { Action, LogLevel, StreamType } from "./abi.ts";
 import type { HeaderList } from "./headerMap.ts";
 import { headerValue } from "./httpCall.ts";
 import { HttpStreamState, type LocalReply, lowerCaseKeys, type StreamDriver } from "./httpStream.ts";
@@ -70,7 +70,6 @@ export class StreamRun implements StreamDriver {
   private phase: Phase = "requestHeaders";
   private waitingFor: number | null = null;
   private inCallType: number | null = null;
-  private earlyContinue = new Set<number>();
   private reply: LocalReply | undefined;
   /** The local reply became the response and is going through the filter's response callbacks. */
   private replyInResponse = false;
@@ -118,8 +117,13 @@ export class StreamRun implements StreamDriver {
     if (this.waitingFor === streamType) {
       this.waitingFor = null;
       this.advance();
-    } else if (this.inCallType === streamType) {
-      this.earlyContinue.add(streamType);
+    } else if (this.inCallType === streamType && this.reply === undefined) {
+      // Envoy runs continueDecoding/Encoding before the callback's result is applied: it asserts in
+      // debug builds and the stream then stays stopped. Say so, and behave the same way.
+      this.vm.log(
+        LogLevel.warn,
+        `host: proxy_continue_stream(${streamType}) on stream ${this.ctx?.id} from inside its own callback is ignored; return CONTINUE instead`,
+      );
     }
   }
 
@@ -270,7 +274,6 @@ export class StreamRun implements StreamDriver {
     if (action === undefined) return false;
     // Header callbacks: 2 is ContinueAndEndStream; every other non-zero value stops iteration.
     if (action === Action.CONTINUE || (headers && action === 2)) return false;
-    if (this.earlyContinue.delete(type)) return true;
     this.waitingFor = type;
     this.armTimeout();
     return true;
