@@ -78,7 +78,7 @@ function evaluateMetered(feature: Feature, requestedUsage: f64, nowMs: i64): Dec
   decision.unlimited = feature.unlimited;
   if (!feature.unlimited) {
     decision.hasRemaining = true;
-    decision.remaining = limit - usage;
+    decision.remaining = max<f64>(0, limit - usage);
   }
   if (feature.unlimited || feature.softLimit || usage + requestedUsage <= limit) {
     decision.allowed = true;

@@ -131,6 +131,22 @@ export class ProtoWriter {
     this.uint64(field, value ? 1 : 0);
   }
 
+  /** A double (wire type FIXED64), omitted when 0. */
+  double(field: u32, value: f64): void {
+    if (value == 0) return;
+    this.tag(field, WireType.FIXED64);
+    this.reserve(8);
+    store<f64>(changetype<usize>(this.buffer) + <usize>this.length, value);
+    this.length += 8;
+  }
+
+  /** A length-delimited field from raw bytes [ptr, ptr + length). */
+  rawField(field: u32, ptr: usize, length: i32): void {
+    this.tag(field, WireType.LENGTH_DELIMITED);
+    this.rawVarint(<u64>length);
+    this.rawBytes(ptr, length);
+  }
+
   bytes(field: u32, value: ArrayBuffer): void {
     if (value.byteLength == 0) return;
     this.tag(field, WireType.LENGTH_DELIMITED);

@@ -33,3 +33,18 @@ export function reasonName(reason: i32): string {
   if (reason >= 1 && reason < NAMES.length) return unchecked(NAMES[reason]);
   return "Unknown";
 }
+
+/** The reason number for a GraphQL spelling (or MissingCustomerId); -1 when unknown. */
+export function reasonByName(name: string): i32 {
+  if (name == "MissingCustomerId") return Reason.MissingCustomerId;
+  for (let i = 1; i < NAMES.length; i++) if (unchecked(NAMES[i]) == name) return i;
+  return -1;
+}
+
+/** Every reason a deny can carry, in metric-definition order. */
+export function allReasons(): i32[] {
+  const out = new Array<i32>();
+  for (let i = 1; i < NAMES.length; i++) out.push(i);
+  out.push(Reason.MissingCustomerId);
+  return out;
+}

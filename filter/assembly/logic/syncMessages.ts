@@ -109,3 +109,53 @@ export function encodeSubscribeRequest(nodeId: string, resumeEpoch: string, resu
   writer.uint64(3, resumeVersion);
   return writer.finish();
 }
+
+export const FETCH_CUSTOMER_METHOD = "FetchCustomer";
+export const REPORT_USAGE_METHOD = "ReportUsage";
+
+export function encodeFetchCustomerRequest(customerId: string, resourceId: string): ArrayBuffer {
+  const writer = new ProtoWriter();
+  writer.string(1, customerId);
+  writer.string(2, resourceId);
+  return writer.finish();
+}
+
+/** FetchCustomerResponse.entry (its value range points into `buffer`), or null when malformed. */
+export function decodeFetchCustomerResponse(buffer: ArrayBuffer): SyncEntry | null {
+  const reader = new ProtoReader(buffer, 0, buffer.byteLength);
+  let entry: SyncEntry | null = null;
+  while (reader.next()) {
+    if (reader.field == 1) {
+      if (!expect(reader, WireType.LENGTH_DELIMITED)) break;
+      const length = reader.varint();
+      const start = reader.skip(length);
+      if (reader.failed) break;
+      entry = decodeEntry(reader, start, start + <i32>length);
+      if (entry === null) { reader.fail(); break; }
+    } else {
+      reader.skipField();
+    }
+  }
+  return reader.failed ? null : entry;
+}
+
+/** One UsageIncrement message; the sync role wraps queued increments into a UsageReport unchanged. */
+export function encodeUsageIncrement(customerId: string, resourceId: string, featureId: string, delta: f64): ArrayBuffer {
+  const writer = new ProtoWriter();
+  writer.string(1, customerId);
+  writer.string(2, resourceId);
+  writer.string(3, featureId);
+  writer.double(4, delta);
+  return writer.finish();
+}
+
+/** UsageReport{node_id, increments} from already-encoded UsageIncrement messages. */
+export function encodeUsageReport(nodeId: string, increments: ArrayBuffer[]): ArrayBuffer {
+  const writer = new ProtoWriter();
+  writer.string(1, nodeId);
+  for (let i = 0; i < increments.length; i++) {
+    const item = unchecked(increments[i]);
+    writer.rawField(2, changetype<usize>(item), item.byteLength);
+  }
+  return writer.finish();
+}

@@ -1,46 +1,80 @@
 // The HTTP filter (root_id `entitlement_gate`, one VM per Envoy worker). Per request it reads the headers
-// once, strips client-supplied x-entitlement-* headers, finds the rule for the path, reads the customer's
-// entry from shared data and either continues (adding x-entitlement-decision) or answers locally.
-// Hit path: 4 host calls plus one metric increment; no log calls at the default level.
-import { RootContext, StreamContext } from "../binding/contexts";
-import { Action, BufferType, MapType } from "../binding/constants";
+// once, strips client-supplied x-entitlement-* (and configured) headers, finds the rule, reads the
+// customer's entry from shared data and continues (adding the configured x-entitlement-* headers) or
+// answers locally. A customer absent from shared data is fetched from the control plane while the request
+// waits (one call per customer per worker) or decided by the fallback table. The root context may also
+// hold the sync role, through the lease, when the configuration has a `sync` section.
+import { RootContext, StreamContext, findStream } from "../binding/contexts";
+import { Action, BufferType, MapType, Status } from "../binding/constants";
 import { getBufferBytes } from "../binding/buffers";
-import { getHeaderMapView, addHeaderRaw, removeHeaderRaw } from "../binding/headers";
-import { HeaderPair } from "../binding/headerMapCodec";
-import { getSharedDataRaw } from "../binding/sharedData";
+import { HeaderMapView, HeaderPair } from "../binding/headerMapCodec";
+import { addHeaderRaw, getHeaderMapView, removeHeaderRaw, replaceHeader } from "../binding/headers";
+import { getSharedDataRaw, setSharedData } from "../binding/sharedData";
+import { grpcCall, grpcCancel } from "../binding/grpc";
 import { sendLocalReply } from "../binding/localReply";
-import { Metric, counter } from "../binding/metrics";
-import { logDebug, logError, logInfo, refreshLogLevel } from "../binding/log";
-import { nowMillis } from "../binding/time";
-import { GateConfig, parseGateConfig } from "../logic/gateConfig";
-import { GateRule, matchRule } from "../logic/rules";
+import { enqueueSharedQueue, resolveSharedQueue } from "../binding/queues";
+import { getPropertyString } from "../binding/properties";
+import { continueRequest, setEffectiveContext } from "../binding/streamControl";
+import { logDebug, logError, logInfo, logWarn, refreshLogLevel } from "../binding/log";
+import { nowMillis, setTickPeriodMs } from "../binding/time";
+import { GateConfig, IdSource, InjectHeader, parseGateConfig } from "../logic/gateConfig";
+import { GateRule, RequestTarget, matchRequest } from "../logic/rules";
 import { startsWithBytes } from "../logic/byteReader";
-import { FeatureKind, lookupFeature } from "../logic/entryDecoder";
+import { Feature, FeatureKind, lookupFeature } from "../logic/entryDecoder";
 import { Decision, evaluate } from "../logic/evaluate";
 import { Reason, reasonName } from "../logic/reasons";
-import { denyBody } from "../logic/jsonWriter";
-import { CUSTOMER_KEY_PREFIX, GENERATION_BYTES, SYNC_GEN_KEY, readU32 } from "../logic/sharedKeys";
+import { renderDenyBody } from "../logic/denyResponses";
+import { claimFromPayloadHeader } from "../logic/jwtClaim";
+import { UsageLedger } from "../logic/usageLedger";
+import {
+  FETCH_CUSTOMER_METHOD, SYNC_SERVICE, SyncEntry, decodeFetchCustomerResponse, encodeFetchCustomerRequest, encodeUsageIncrement,
+} from "../logic/syncMessages";
+import {
+  CUSTOMER_KEY_PREFIX, GENERATION_BYTES, RESOURCE_KEY_PREFIX, SYNC_AT_KEY, SYNC_GEN_KEY, entryKey, generationValue, readU32,
+} from "../logic/sharedKeys";
+import { GateMetrics } from "./gateMetrics";
+import { SyncEngine, SyncMetrics, USAGE_QUEUE_NAME } from "./syncEngine";
+import { LeaderLease, newHolderId } from "./leaderLease";
 
 export const GATE_ROOT_ID = "entitlement_gate";
 
 const PATH_HEADER = String.UTF8.encode(":path");
+const METHOD_HEADER = String.UTF8.encode(":method");
+const AUTHORITY_HEADER = String.UTF8.encode(":authority");
 const STRIPPED_PREFIX = String.UTF8.encode("x-entitlement-");
 const DECISION_HEADER = String.UTF8.encode("x-entitlement-decision");
+const CUSTOMER_HEADER = String.UTF8.encode("x-entitlement-customer");
+const FEATURE_HEADER = String.UTF8.encode("x-entitlement-feature");
+const REMAINING_HEADER = String.UTF8.encode("x-entitlement-remaining");
+const FALLBACK_HEADER = String.UTF8.encode("x-entitlement-fallback");
+const SHADOW_HEADER = String.UTF8.encode("x-entitlement-shadow-decision");
 const ALLOW_VALUE = String.UTF8.encode("allow");
+const TRUE_VALUE = String.UTF8.encode("true");
+const FALSE_VALUE = String.UTF8.encode("false");
 const CUSTOMER_PREFIX = String.UTF8.encode(CUSTOMER_KEY_PREFIX);
 const GEN_KEY = String.UTF8.encode(SYNC_GEN_KEY);
+const AT_KEY = String.UTF8.encode(SYNC_AT_KEY);
 const DENY_DETAILS = "entitlement_denied";
+/** The root's tick: miss deadlines and the lease/sync role need it. */
+const TICK_MS: u32 = 50;
 
-class GateMetrics {
-  allowed: Metric = counter("entitlement_gate_allowed");
-  denied: Metric = counter("entitlement_gate_denied");
-  unmatched: Metric = counter("entitlement_gate_unmatched");
-  corruptEntry: Metric = counter("entitlement_gate_corrupt_entry");
+/** Requests waiting for one FetchCustomer call. */
+class PendingFetch {
+  streamIds: u32[] = [];
+  constructor(public key: string, public customerId: string, public resourceId: string, public token: u32, public deadlineMs: i64) {}
 }
 
 export class GateRoot extends RootContext {
   config: GateConfig | null = null;
   metrics: GateMetrics | null = null;
+  ledger: UsageLedger = new UsageLedger();
+  vmId: string = "";
+  usageQueueId: i64 = -1;
+  pendingByKey: Map<string, PendingFetch> = new Map<string, PendingFetch>();
+  pendingByToken: Map<u32, PendingFetch> = new Map<u32, PendingFetch>();
+  syncMetrics: SyncMetrics | null = null;
+  engine: SyncEngine | null = null;
+  lease: LeaderLease | null = null;
 
   onConfigure(configurationSize: u32): bool {
     refreshLogLevel();
@@ -53,16 +87,183 @@ export class GateRoot extends RootContext {
     }
     this.config = config;
     if (this.metrics === null) this.metrics = new GateMetrics();
-    logInfo("entitlement_gate: configured with " + config.rules.length.toString() + " rule(s), customer header " + config.customerHeader);
+    const vmId = getPropertyString(["plugin_vm_id"]);
+    this.vmId = vmId === null ? "" : vmId;
+    this.usageQueueId = -1;
+    setTickPeriodMs(TICK_MS);
+    this.configureSync(config);
+    logInfo("entitlement_gate: configured with " + config.rules.length.toString() + " rule(s), customer from " +
+      config.customer.describe() + (config.shadow ? ", shadow mode" : "") + (config.sync !== null ? ", sync role by lease" : ""));
     return true;
+  }
+
+  private configureSync(config: GateConfig): void {
+    const sync = config.sync;
+    const engine = this.engine;
+    if (sync === null) {
+      if (engine !== null) engine.stop();
+      const lease = this.lease;
+      if (lease !== null) lease.release();
+      return;
+    }
+    if (this.syncMetrics === null) this.syncMetrics = new SyncMetrics();
+    if (engine === null) this.engine = new SyncEngine(sync, this.syncMetrics!, "entitlement_gate sync role");
+    else engine.reconfigure(sync);
+    if (this.lease === null) this.lease = new LeaderLease(newHolderId(), <i64>sync.leaseTtlMs);
+    else this.lease!.ttlMs = <i64>sync.leaseTtlMs;
+    this.checkLease(nowMillis(), true);
+  }
+
+  private checkLease(now: i64, force: bool): void {
+    const lease = this.lease;
+    const engine = this.engine;
+    const metrics = this.syncMetrics;
+    if (lease === null || engine === null || metrics === null) return;
+    const holding = lease.check(now, force);
+    if (holding && !engine.running) {
+      logInfo("entitlement_gate: took the sync lease as " + lease.holderId);
+      metrics.leaseAcquired.increment();
+      engine.start();
+    } else if (!holding && engine.running) {
+      logWarn("entitlement_gate: lost the sync lease; stopping the sync role on this worker");
+      metrics.leaseLost.increment();
+      engine.stop();
+    }
   }
 
   onTick(): void {
     refreshLogLevel();
+    const now = nowMillis();
+    this.expireFetches(now);
+    const config = this.config;
+    if (config === null || config.sync === null) return;
+    this.checkLease(now, false);
+    const engine = this.engine;
+    if (engine !== null && engine.running) engine.tick(now);
+  }
+
+  onGrpcReceive(token: u32, messageSize: u32): void {
+    const engine = this.engine;
+    if (engine !== null && engine.owns(token)) { engine.onGrpcReceive(token, messageSize); return; }
+    if (!this.pendingByToken.has(token)) return;
+    const pending = this.takePending(token);
+    const bytes = getBufferBytes(BufferType.GRPC_RECEIVE_BUFFER, 0, messageSize);
+    let entry: SyncEntry | null = null;
+    if (bytes !== null) entry = decodeFetchCustomerResponse(bytes);
+    if (bytes === null || entry === null || entry.valueLength == 0) {
+      logWarn("entitlement_gate: undecodable FetchCustomer answer; deciding by fallback");
+      this.failPending(pending);
+      return;
+    }
+    // Later requests on every worker hit the cache; the sync role's pushes overwrite it as usual.
+    const generation = readU32(getSharedDataRaw(changetype<usize>(GEN_KEY), GEN_KEY.byteLength).value);
+    setSharedData(entryKey(pending.customerId, pending.resourceId), generationValue(generation, bytes, entry.valueStart, entry.valueLength), 0);
+    const ids = pending.streamIds;
+    for (let i = 0; i < ids.length; i++) {
+      const stream = this.waitingStream(unchecked(ids[i]));
+      if (stream !== null) stream.resumeWithEntry(bytes, entry.valueStart, entry.valueStart + entry.valueLength);
+    }
+    setEffectiveContext(this.id);
+  }
+
+  onGrpcClose(token: u32, statusCode: u32): void {
+    const engine = this.engine;
+    if (engine !== null && engine.owns(token)) { engine.onGrpcClose(token, statusCode); return; }
+    if (!this.pendingByToken.has(token)) return;
+    logDebug("entitlement_gate: FetchCustomer failed with gRPC status " + statusCode.toString());
+    this.failPending(this.takePending(token));
+  }
+
+  onQueueReady(queueId: u32): void {
+    const engine = this.engine;
+    if (engine !== null) engine.onQueueReady(queueId);
   }
 
   createStreamContext(id: u32): StreamContext {
     return new GateStream(id, this);
+  }
+
+  // ---- misses ---------------------------------------------------------------------------------
+
+  /** Joins or starts the FetchCustomer call for this customer; false when no call could start. */
+  startFetch(stream: GateStream, customerId: string, resourceId: string): bool {
+    const config = this.config!;
+    const metrics = this.metrics!;
+    const key = customerId + "\0" + resourceId;
+    if (this.pendingByKey.has(key)) {
+      this.pendingByKey.get(key).streamIds.push(stream.id);
+      return true;
+    }
+    const request = encodeFetchCustomerRequest(customerId, resourceId);
+    const started = grpcCall(config.missCluster, SYNC_SERVICE, FETCH_CUSTOMER_METHOD, new ArrayBuffer(0), request, config.missTimeoutMs);
+    if (!started.ok) {
+      metrics.fetchFailures.increment();
+      logDebug("entitlement_gate: cannot call FetchCustomer on cluster " + config.missCluster + ": status " + started.status.toString());
+      return false;
+    }
+    metrics.fetches.increment();
+    const pending = new PendingFetch(key, customerId, resourceId, started.token, nowMillis() + <i64>config.missTimeoutMs);
+    pending.streamIds.push(stream.id);
+    this.pendingByKey.set(key, pending);
+    this.pendingByToken.set(started.token, pending);
+    return true;
+  }
+
+  private takePending(token: u32): PendingFetch {
+    const pending = this.pendingByToken.get(token);
+    this.pendingByToken.delete(token);
+    this.pendingByKey.delete(pending.key);
+    return pending;
+  }
+
+  private waitingStream(id: u32): GateStream | null {
+    const stream = findStream(id);
+    if (stream === null || !(stream instanceof GateStream)) return null;
+    const gate = changetype<GateStream>(stream);
+    if (!gate.waiting || !setEffectiveContext(id)) return null;
+    return gate;
+  }
+
+  private failPending(pending: PendingFetch): void {
+    const metrics = this.metrics;
+    if (metrics !== null) metrics.fetchFailures.increment();
+    const ids = pending.streamIds;
+    for (let i = 0; i < ids.length; i++) {
+      const stream = this.waitingStream(unchecked(ids[i]));
+      if (stream !== null) stream.resumeWithFallback();
+    }
+    setEffectiveContext(this.id);
+  }
+
+  /** The gRPC timeout should answer first; this makes sure no request waits past its deadline anyway. */
+  private expireFetches(now: i64): void {
+    if (this.pendingByToken.size == 0) return;
+    const all = this.pendingByToken.values();
+    for (let i = 0; i < all.length; i++) {
+      const pending = unchecked(all[i]);
+      if (pending.deadlineMs > now) continue;
+      grpcCancel(pending.token);
+      this.takePending(pending.token);
+      this.failPending(pending);
+    }
+  }
+
+  // ---- usage ----------------------------------------------------------------------------------
+
+  enqueueUsage(increment: ArrayBuffer): void {
+    const metrics = this.metrics!;
+    if (this.usageQueueId < 0) this.usageQueueId = resolveSharedQueue(this.vmId, USAGE_QUEUE_NAME);
+    if (this.usageQueueId < 0) {
+      metrics.usageDropped.increment();
+      return;
+    }
+    const status = enqueueSharedQueue(<u32>this.usageQueueId, increment);
+    if (status != Status.OK) {
+      this.usageQueueId = -1;
+      metrics.usageDropped.increment();
+      return;
+    }
+    metrics.usageEnqueued.increment();
   }
 }
 
@@ -70,16 +271,57 @@ function keyEquals(ptr: usize, length: i32, expected: ArrayBuffer): bool {
   return length == expected.byteLength && memory.compare(ptr, changetype<usize>(expected), <usize>length) == 0;
 }
 
-/** `eg1/c/` followed by the raw customer id bytes. */
-function customerKeyBytes(idPtr: usize, idLength: i32): ArrayBuffer {
-  const prefixLength = CUSTOMER_PREFIX.byteLength;
-  const key = new ArrayBuffer(prefixLength + idLength);
-  memory.copy(changetype<usize>(key), changetype<usize>(CUSTOMER_PREFIX), <usize>prefixLength);
-  memory.copy(changetype<usize>(key) + <usize>prefixLength, idPtr, <usize>idLength);
+function isStripped(ptr: usize, length: i32, extra: ArrayBuffer[]): bool {
+  if (startsWithBytes(ptr, length, changetype<usize>(STRIPPED_PREFIX), STRIPPED_PREFIX.byteLength)) return true;
+  for (let i = 0; i < extra.length; i++) if (keyEquals(ptr, length, unchecked(extra[i]))) return true;
+  return false;
+}
+
+/** The id from a header value: the bytes themselves, or a JWT payload claim; null when missing. */
+function readId(source: IdSource, view: HeaderMapView, index: i32): ArrayBuffer | null {
+  if (index < 0) return null;
+  const ptr = view.valuePtr(index);
+  const length = view.valueLength(index);
+  if (length == 0) return null;
+  const path = source.claimPath;
+  if (path === null) {
+    const out = new ArrayBuffer(length);
+    memory.copy(changetype<usize>(out), ptr, <usize>length);
+    return out;
+  }
+  const claim = claimFromPayloadHeader(ptr, length, path);
+  if (claim === null || claim.length == 0) return null;
+  return String.UTF8.encode(claim);
+}
+
+/** `eg1/c/<id>`, or `eg1/r/<len>/<id><resource>`, from raw id bytes. */
+function entryKeyBytes(customer: ArrayBuffer, resource: ArrayBuffer | null): ArrayBuffer {
+  if (resource === null) {
+    const prefixLength = CUSTOMER_PREFIX.byteLength;
+    const key = new ArrayBuffer(prefixLength + customer.byteLength);
+    memory.copy(changetype<usize>(key), changetype<usize>(CUSTOMER_PREFIX), <usize>prefixLength);
+    memory.copy(changetype<usize>(key) + <usize>prefixLength, changetype<usize>(customer), <usize>customer.byteLength);
+    return key;
+  }
+  const prefix = String.UTF8.encode(RESOURCE_KEY_PREFIX + customer.byteLength.toString() + "/");
+  const key = new ArrayBuffer(prefix.byteLength + customer.byteLength + resource.byteLength);
+  const base = changetype<usize>(key);
+  memory.copy(base, changetype<usize>(prefix), <usize>prefix.byteLength);
+  memory.copy(base + <usize>prefix.byteLength, changetype<usize>(customer), <usize>customer.byteLength);
+  memory.copy(base + <usize>(prefix.byteLength + customer.byteLength), changetype<usize>(resource), <usize>resource.byteLength);
   return key;
 }
 
-class GateStream extends StreamContext {
+export class GateStream extends StreamContext {
+  rule: GateRule | null = null;
+  customer: ArrayBuffer = new ArrayBuffer(0);
+  resource: ArrayBuffer | null = null;
+  /** Paused for a FetchCustomer answer. */
+  waiting: bool = false;
+  /** For the response header: remaining quota after this request, when the feature is metered. */
+  hasRemaining: bool = false;
+  remaining: f64 = 0;
+
   constructor(id: u32, public gate: GateRoot) {
     super(id, gate);
   }
@@ -96,72 +338,210 @@ class GateStream extends StreamContext {
       logDebug("entitlement_gate: request headers unreadable; passing the request on");
       return Action.CONTINUE;
     }
-    let pathIndex = -1;
+    const target = new RequestTarget();
     let customerIndex = -1;
-    const customerHeader = config.customerHeaderBytes;
+    let resourceIndex = -1;
+    const customerHeader = config.customer.headerBytes;
+    const resourceSource = config.resource;
+    const resourceHeader = resourceSource === null ? new ArrayBuffer(0) : resourceSource.headerBytes;
+    const strip = config.stripHeaders;
     for (let i = 0; i < headers.count; i++) {
       const keyPtr = headers.keyPtr(i);
       const keyLength = headers.keyLength(i);
-      if (pathIndex < 0 && keyEquals(keyPtr, keyLength, PATH_HEADER)) pathIndex = i;
-      else if (customerIndex < 0 && keyEquals(keyPtr, keyLength, customerHeader)) customerIndex = i;
-      if (startsWithBytes(keyPtr, keyLength, changetype<usize>(STRIPPED_PREFIX), STRIPPED_PREFIX.byteLength)) {
-        // Envoy removes every value of the name at once; a repeated name costs one redundant call.
-        removeHeaderRaw(MapType.HTTP_REQUEST_HEADERS, keyPtr, keyLength);
+      if (keyLength > 0 && load<u8>(keyPtr) == 0x3a) {
+        if (target.pathPtr == 0 && keyEquals(keyPtr, keyLength, PATH_HEADER)) {
+          target.pathPtr = headers.valuePtr(i); target.pathLength = headers.valueLength(i);
+        } else if (target.methodPtr == 0 && keyEquals(keyPtr, keyLength, METHOD_HEADER)) {
+          target.methodPtr = headers.valuePtr(i); target.methodLength = headers.valueLength(i);
+        } else if (target.authorityPtr == 0 && keyEquals(keyPtr, keyLength, AUTHORITY_HEADER)) {
+          target.authorityPtr = headers.valuePtr(i); target.authorityLength = headers.valueLength(i);
+        }
+        continue;
       }
+      if (customerIndex < 0 && keyEquals(keyPtr, keyLength, customerHeader)) customerIndex = i;
+      else if (resourceIndex < 0 && resourceSource !== null && keyEquals(keyPtr, keyLength, resourceHeader)) resourceIndex = i;
+      // Envoy removes every value of the name at once; a repeated name costs one redundant call.
+      if (isStripped(keyPtr, keyLength, strip)) removeHeaderRaw(MapType.HTTP_REQUEST_HEADERS, keyPtr, keyLength);
     }
 
-    const ruleIndex = pathIndex < 0 ? -1 : matchRule(config.rules, headers.valuePtr(pathIndex), headers.valueLength(pathIndex));
+    const ruleIndex = matchRequest(config.rules, target);
     if (ruleIndex < 0) {
       metrics.unmatched.increment();
       return Action.CONTINUE;
     }
     const rule = unchecked(config.rules[ruleIndex]);
-
-    if (customerIndex < 0 || headers.valueLength(customerIndex) == 0) {
-      return this.deny(rule, Decision.deny(Reason.MissingCustomerId), metrics);
+    this.rule = rule;
+    const customer = readId(config.customer, headers, customerIndex);
+    if (customer === null) {
+      if (config.allowMissingCustomer) {
+        metrics.missingCustomerAllowed.increment();
+        return Action.CONTINUE;
+      }
+      return this.finish(Decision.deny(Reason.MissingCustomerId), false, null);
     }
-    const decision = this.decide(rule, headers.valuePtr(customerIndex), headers.valueLength(customerIndex), metrics);
-    if (!decision.allowed) return this.deny(rule, decision, metrics);
-    addHeaderRaw(
-      MapType.HTTP_REQUEST_HEADERS, changetype<usize>(DECISION_HEADER), DECISION_HEADER.byteLength,
-      changetype<usize>(ALLOW_VALUE), ALLOW_VALUE.byteLength,
-    );
+    this.customer = customer;
+    if (resourceSource !== null) this.resource = readId(resourceSource, headers, resourceIndex);
+
+    // The cache, unless the sync role has been silent for longer than maxStaleSeconds.
+    let now: i64 = 0;
+    let stale = false;
+    if (config.maxStaleSeconds > 0) {
+      now = nowMillis();
+      const at = getSharedDataRaw(changetype<usize>(AT_KEY), AT_KEY.byteLength).value;
+      const atMs: i64 = at === null || at.byteLength < 8 ? 0 : <i64>load<u64>(changetype<usize>(at));
+      stale = <f64>(now - atMs) > config.maxStaleSeconds * 1000;
+    }
+    if (!stale) {
+      const generation = getSharedDataRaw(changetype<usize>(GEN_KEY), GEN_KEY.byteLength);
+      const currentGen = readU32(generation.value);
+      const key = entryKeyBytes(customer, this.resource);
+      const value = getSharedDataRaw(changetype<usize>(key), key.byteLength).value;
+      // Absent, removed, or written before the last completed snapshot and not in it: a miss.
+      if (value !== null && value.byteLength >= GENERATION_BYTES && readU32(value) >= currentGen) {
+        const decision = this.decideFromEntry(value, GENERATION_BYTES, value.byteLength, now);
+        if (decision !== null) return this.finish(decision, false, this.lastFeature);
+        metrics.corruptEntry.increment();
+        logDebug("entitlement_gate: corrupt entry for a customer; treated as a miss");
+      } else if (value !== null && value.byteLength > 0 && value.byteLength < GENERATION_BYTES) {
+        metrics.corruptEntry.increment();
+      }
+    } else {
+      metrics.staleMisses.increment();
+    }
+    metrics.misses.increment();
+    if (config.fetchOnMiss) {
+      this.waiting = true;
+      if (root.startFetch(this, this.customerId(), this.resourceId())) return Action.PAUSE;
+      this.waiting = false;
+    }
+    return this.finish(this.fallbackDecision(), true, null);
+  }
+
+  onResponseHeaders(numHeaders: u32, endOfStream: bool): i32 {
+    const config = this.gate.config;
+    if (config !== null && config.remainingResponseHeader && this.hasRemaining) {
+      replaceHeader(MapType.HTTP_RESPONSE_HEADERS, "x-entitlement-remaining", formatNumber(this.remaining));
+    }
+    return Action.CONTINUE;
+  }
+
+  customerId(): string { return String.UTF8.decode(this.customer); }
+  resourceId(): string { const r = this.resource; return r === null ? "" : String.UTF8.decode(r); }
+
+  /** The feature the last decideFromEntry() looked at (null when the customer lacks it). */
+  lastFeature: Feature | null = null;
+
+  /** Evaluates the rule's feature in an entry; null when the entry is corrupt. */
+  private decideFromEntry(buffer: ArrayBuffer, start: i32, end: i32, now: i64): Decision | null {
+    const rule = this.rule!;
+    const lookup = lookupFeature(buffer, start, end, rule.featureBytes);
+    if (lookup.corrupt) return null;
+    const feature = lookup.feature;
+    this.lastFeature = feature;
+    let nowMs = now;
+    if (feature !== null && feature.kind == FeatureKind.METERED) {
+      // The clock costs a host call: only metered features with a usage period need it.
+      if (nowMs == 0 && feature.hasPeriod) nowMs = nowMillis();
+      this.ledgerKey = UsageLedger.key(this.customerId(), this.resourceId(), rule.feature);
+      this.cachedUsage = feature.usage;
+      feature.usage += this.gate.ledger.pending(this.ledgerKey, feature.usage);
+    }
+    return evaluate(true, lookup.customerReason, feature, rule.requestedUsage, null, nowMs);
+  }
+
+  /** Metered features: the usage ledger key and the usage the cache holds (without local usage). */
+  ledgerKey: string = "";
+  cachedUsage: f64 = 0;
+
+  /** Stigg's fallback for the rule's feature: the configured table, else no access (reason Unknown). */
+  private fallbackDecision(): Decision {
+    const config = this.gate.config!;
+    const rule = this.rule!;
+    this.gate.metrics!.fallbacks.increment();
+    const entry = config.fallback.find(rule.feature);
+    if (entry === null || !entry.hasAccess) return Decision.deny(Reason.Unknown);
+    const decision = Decision.allow();
+    if (entry.hasLimit && !entry.isUnlimited) {
+      decision.hasRemaining = true;
+      decision.remaining = entry.usageLimit;
+      decision.limit = entry.usageLimit;
+    }
+    return decision;
+  }
+
+  /** A FetchCustomer answer arrived (this stream is the effective context). */
+  resumeWithEntry(buffer: ArrayBuffer, start: i32, end: i32): void {
+    this.waiting = false;
+    const decision = this.decideFromEntry(buffer, start, end, 0);
+    const action = decision === null
+      ? this.finish(this.fallbackDecision(), true, null)
+      : this.finish(decision, false, this.lastFeature);
+    if (action == Action.CONTINUE) continueRequest();
+  }
+
+  /** The fetch failed or timed out (this stream is the effective context). */
+  resumeWithFallback(): void {
+    this.waiting = false;
+    if (this.finish(this.fallbackDecision(), true, null) == Action.CONTINUE) continueRequest();
+  }
+
+  /** Applies a decision: headers and usage on allow, a local reply on deny (unless shadow). */
+  private finish(decision: Decision, fallback: bool, feature: Feature | null): i32 {
+    const root = this.gate;
+    const config = root.config!;
+    const metrics = root.metrics!;
+    const rule = this.rule!;
+    if (fallback) addHeaderRaw(MapType.HTTP_REQUEST_HEADERS, changetype<usize>(FALLBACK_HEADER), FALLBACK_HEADER.byteLength,
+      changetype<usize>(TRUE_VALUE), TRUE_VALUE.byteLength);
+    if (config.shadow) {
+      const text = decision.allowed ? "allow" : "deny:" + reasonName(decision.reason);
+      const value = String.UTF8.encode(text);
+      addHeaderRaw(MapType.HTTP_REQUEST_HEADERS, changetype<usize>(SHADOW_HEADER), SHADOW_HEADER.byteLength,
+        changetype<usize>(value), value.byteLength);
+    }
+    if (!decision.allowed) {
+      metrics.deny(decision.reason);
+      if (config.shadow) {
+        metrics.shadowDisagreements.increment();
+        return Action.CONTINUE;
+      }
+      const response = config.denyResponse(decision.reason);
+      const reason = reasonName(decision.reason);
+      let headers = response.headers;
+      if (fallback) {
+        headers = headers.slice(0);
+        headers.push(new HeaderPair("x-entitlement-fallback", "true"));
+      }
+      sendLocalReply(response.status, DENY_DETAILS, renderDenyBody(response, rule.feature, reason), headers);
+      return Action.PAUSE;
+    }
+    const inject = config.inject;
+    if ((inject & InjectHeader.DECISION) != 0) this.addRequestHeader(DECISION_HEADER, ALLOW_VALUE);
+    if ((inject & InjectHeader.CUSTOMER) != 0) this.addRequestHeader(CUSTOMER_HEADER, this.customer);
+    if ((inject & InjectHeader.FEATURE) != 0) this.addRequestHeader(FEATURE_HEADER, rule.featureBytes);
+    if ((inject & InjectHeader.FALLBACK) != 0 && !fallback) this.addRequestHeader(FALLBACK_HEADER, FALSE_VALUE);
+    if (decision.hasRemaining) {
+      // What is left once this request's usage counts.
+      this.hasRemaining = true;
+      this.remaining = max<f64>(0, decision.remaining - rule.requestedUsage);
+      if ((inject & InjectHeader.REMAINING) != 0) this.addRequestHeader(REMAINING_HEADER, String.UTF8.encode(formatNumber(this.remaining)));
+    }
+    if (!fallback && !config.shadow && feature !== null && feature.kind == FeatureKind.METERED && rule.requestedUsage > 0) {
+      root.ledger.add(this.ledgerKey, this.cachedUsage, rule.requestedUsage);
+      root.enqueueUsage(encodeUsageIncrement(this.customerId(), this.resourceId(), rule.feature, rule.requestedUsage));
+    }
     metrics.allowed.increment();
     return Action.CONTINUE;
   }
 
-  private decide(rule: GateRule, idPtr: usize, idLength: i32, metrics: GateMetrics): Decision {
-    const generation = getSharedDataRaw(changetype<usize>(GEN_KEY), GEN_KEY.byteLength);
-    const currentGen = readU32(generation.value);
-    const key = customerKeyBytes(idPtr, idLength);
-    const stored = getSharedDataRaw(changetype<usize>(key), key.byteLength);
-    const value = stored.value;
-    if (value === null || value.byteLength == 0) return Decision.deny(Reason.CustomerNotFound);
-    if (value.byteLength < GENERATION_BYTES) {
-      metrics.corruptEntry.increment();
-      return Decision.deny(Reason.CustomerNotFound);
-    }
-    // Written before the last completed snapshot and not in it: the customer no longer exists.
-    if (readU32(value) < currentGen) return Decision.deny(Reason.CustomerNotFound);
-    const lookup = lookupFeature(value, GENERATION_BYTES, value.byteLength, rule.featureBytes);
-    if (lookup.corrupt) {
-      metrics.corruptEntry.increment();
-      logDebug("entitlement_gate: corrupt entry for a customer; treated as not found");
-      return Decision.deny(Reason.CustomerNotFound);
-    }
-    const feature = lookup.feature;
-    // The clock costs a host call: only metered features with a usage period need it.
-    const nowMs: i64 = feature !== null && feature.kind == FeatureKind.METERED && feature.hasPeriod ? nowMillis() : 0;
-    return evaluate(true, lookup.customerReason, feature, rule.requestedUsage, null, nowMs);
+  private addRequestHeader(name: ArrayBuffer, value: ArrayBuffer): void {
+    addHeaderRaw(MapType.HTTP_REQUEST_HEADERS, changetype<usize>(name), name.byteLength, changetype<usize>(value), value.byteLength);
   }
+}
 
-  private deny(rule: GateRule, decision: Decision, metrics: GateMetrics): i32 {
-    const status: u32 = decision.reason == Reason.RequestedUsageExceedingLimit ? 429 : 403;
-    const headers: HeaderPair[] = [new HeaderPair("content-type", "application/json")];
-    sendLocalReply(status, DENY_DETAILS, denyBody(rule.feature, reasonName(decision.reason)), headers);
-    metrics.denied.increment();
-    return Action.PAUSE;
-  }
+function formatNumber(value: f64): string {
+  if (value == Math.floor(value) && Math.abs(value) < 1e15) return (<i64>value).toString();
+  return value.toString();
 }
 
 export function createGateRoot(id: u32, rootId: string): RootContext {
