@@ -3,6 +3,8 @@
 import { accessSync, constants } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { getHeapStatistics } from "node:v8";
+import { parseEntitlementsFallback, type EntitlementsFallback } from "../evaluation/fallback.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { shippedFile } from "../shippedFile.ts";
 
@@ -10,6 +12,21 @@ export const DEFAULT_ENTITLEMENTS_FILE = shippedFile("control/defaults/entitleme
 
 export interface ControlPlaneSettings {
   entitlementsFile: string;
+  /** Stigg server API key; set (and not OFFLINE) = Stigg is the upstream instead of the file. */
+  serverApiKey?: string;
+  apiUrl: string;
+  edgeEnabled: boolean;
+  edgeApiUrl: string;
+  wsEnabled: boolean;
+  wsUrl: string;
+  entitlementsFallback: EntitlementsFallback;
+  /** Cap on the encoded bytes of cached entries (LRU). */
+  cacheMaxSizeBytes: number;
+  offline: boolean;
+  missTimeoutMs: number;
+  /** 0 = a last known value is never served when Stigg cannot be reached. */
+  maxStalenessSeconds: number;
+  edgeBudgetPerMinute: number;
   syncPort: number;
   httpPort: number;
   bindAddress: string;
@@ -56,6 +73,33 @@ function urlPath(raw: string): Parsed<string> {
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+function stiggBoolean(raw: string): Parsed<boolean> {
+  const v = raw.trim().toLowerCase();
+  if (v === "1" || v === "true") return { value: true };
+  if (v === "0" || v === "false") return { value: false };
+  return { error: `${JSON.stringify(raw)} is not a boolean (1, 0, true or false)` };
+}
+
+function wholeNumber(raw: string, min: number, max: number, unit: string): Parsed<number> {
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (Number.isSafeInteger(n) && n >= min && n <= max) return { value: n };
+  return { error: `${JSON.stringify(raw)} is not a whole number of ${unit} from ${min} to ${max}` };
+}
+
+function baseUrl(raw: string, protocols: readonly string[]): Parsed<string> {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return { error: `${JSON.stringify(raw)} is not a URL` };
+  }
+  if (!protocols.includes(url.protocol)) return { error: `${JSON.stringify(raw)} must be a ${protocols.join(" or ").replaceAll(":", "")} URL` };
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    return { error: `${JSON.stringify(raw)} must not carry credentials, a query or a fragment` };
+  }
+  return { value: url.href.replace(/\/+$/, "") };
+}
+
 function spec<K extends keyof ControlPlaneSettings>(s: SettingSpec<K>): SettingSpec<K> {
   return s;
 }
@@ -79,6 +123,133 @@ export const SETTINGS: readonly SettingSpec[] = [
       }
       return { value: path };
     },
+  }),
+  // Stigg upstream: Stigg Sidecar's variable names and defaults (reference b.1), plus ours below.
+  spec({
+    key: "serverApiKey",
+    env: "SERVER_API_KEY",
+    flag: "--server-api-key",
+    group: "Stigg upstream",
+    help: "Stigg server API key. Set = entitlements come from Stigg (Edge + events); unset = the offline entitlements file. Never logged; prefer the variable.",
+    defaultText: "unset (offline file)",
+    defaultValue: undefined,
+    parse(raw) {
+      if (/^[\x21-\x7e]+$/.test(raw)) return { value: raw };
+      return { error: "is not a usable API key (printable ASCII without spaces)" };
+    },
+  }),
+  spec({
+    key: "apiUrl",
+    env: "API_URL",
+    flag: "--api-url",
+    group: "Stigg upstream",
+    help: "Stigg API base; GraphQL (reloads, usage reports, reads with Edge disabled) is at {API_URL}/graphql.",
+    defaultText: "https://api.stigg.io",
+    defaultValue: "https://api.stigg.io",
+    parse: (raw) => baseUrl(raw, ["http:", "https:"]),
+  }),
+  spec({
+    key: "edgeEnabled",
+    env: "EDGE_ENABLED",
+    flag: "--edge-enabled",
+    group: "Stigg upstream",
+    help: "1 = cache misses read Stigg's Edge API; 0 = they read GraphQL GetEntitlementsState.",
+    defaultText: "1",
+    defaultValue: true,
+    parse: stiggBoolean,
+  }),
+  spec({
+    key: "edgeApiUrl",
+    env: "EDGE_API_URL",
+    flag: "--edge-api-url",
+    group: "Stigg upstream",
+    help: "Stigg Edge API base.",
+    defaultText: "https://edge.api.stigg.io",
+    defaultValue: "https://edge.api.stigg.io",
+    parse: (raw) => baseUrl(raw, ["http:", "https:"]),
+  }),
+  spec({
+    key: "wsEnabled",
+    env: "WS_ENABLED",
+    flag: "--ws-enabled",
+    group: "Stigg upstream",
+    help: "1 = subscribe to Stigg's real-time updates; 0 = cached values are re-fetched once older than 30 s.",
+    defaultText: "1",
+    defaultValue: true,
+    parse: stiggBoolean,
+  }),
+  spec({
+    key: "wsUrl",
+    env: "WS_URL",
+    flag: "--ws-url",
+    group: "Stigg upstream",
+    help: "Stigg WebSocket base; the event stream connects to {WS_URL}/graphql.",
+    defaultText: "wss://api.stigg.io",
+    defaultValue: "wss://api.stigg.io",
+    parse: (raw) => baseUrl(raw, ["ws:", "wss:"]),
+  }),
+  spec({
+    key: "entitlementsFallback",
+    env: "ENTITLEMENTS_FALLBACK",
+    flag: "--entitlements-fallback",
+    group: "Stigg upstream",
+    help: 'JSON object keyed by feature id: the answer when nothing usable is known, e.g. {"seats":{"hasAccess":true,"usageLimit":5}}.',
+    defaultText: "none (deny with reason Unknown, is_fallback=true)",
+    defaultValue: new Map(),
+    parse(raw) {
+      const parsed = parseEntitlementsFallback(raw);
+      return parsed.ok ? { value: parsed.fallback } : { error: parsed.errors.join("; ") };
+    },
+  }),
+  spec({
+    key: "offline",
+    env: "OFFLINE",
+    flag: "--offline",
+    group: "Stigg upstream",
+    help: "1 = never call Stigg, even with SERVER_API_KEY set: serve the offline entitlements file.",
+    defaultText: "0",
+    defaultValue: false,
+    parse: stiggBoolean,
+  }),
+  spec({
+    key: "cacheMaxSizeBytes",
+    env: "CACHE_MAX_SIZE_BYTES",
+    flag: "--cache-max-size-bytes",
+    group: "Stigg cache and resilience",
+    help: "Cap on cached entries, counted as the encoded bytes the filters hold; least recently used entries are evicted (the filters drop them too). The default is 5% of the V8 heap limit because the control plane's own copy of an entry takes several times its encoded size.",
+    defaultText: "5% of the V8 heap limit",
+    defaultValue: Math.max(1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit * 0.05)),
+    parse: (raw) => wholeNumber(raw, 1024, Number.MAX_SAFE_INTEGER, "bytes"),
+  }),
+  spec({
+    key: "missTimeoutMs",
+    env: "MISS_TIMEOUT_MS",
+    flag: "--miss-timeout-ms",
+    group: "Stigg cache and resilience",
+    help: "Bound for one read that misses the cache (Edge retries included); after it, the last known value or the fallback answers. Stigg waits 10 s.",
+    defaultText: "1500",
+    defaultValue: 1500,
+    parse: (raw) => wholeNumber(raw, 10, 60_000, "milliseconds"),
+  }),
+  spec({
+    key: "maxStalenessSeconds",
+    env: "MAX_STALENESS_SECONDS",
+    flag: "--max-staleness-seconds",
+    group: "Stigg cache and resilience",
+    help: "How old a last known value may be and still be served while Stigg cannot be reached; 0 = never (fallbacks instead).",
+    defaultText: "86400 (1 day)",
+    defaultValue: 86_400,
+    parse: (raw) => wholeNumber(raw, 0, 365 * 86_400, "seconds"),
+  }),
+  spec({
+    key: "edgeBudgetPerMinute",
+    env: "EDGE_BUDGET_PER_MINUTE",
+    flag: "--edge-budget-per-minute",
+    group: "Stigg cache and resilience",
+    help: "Edge requests per minute this replica may send (Stigg allows 6,000 per API key across all replicas: divide it between them). Revalidation after a reconnect uses at most half.",
+    defaultText: "6000",
+    defaultValue: 6000,
+    parse: (raw) => wholeNumber(raw, 1, 1_000_000, "requests per minute"),
   }),
   spec({
     key: "syncPort",
