@@ -115,21 +115,21 @@ describe("entitlement_gate filter", () => {
     expectDeny(await filter.request({ headers: get("/api/reports", "") }), 403, "reports", "MissingCustomerId");
   });
 
-  it("denies an unknown customer as CustomerNotFound", async () => {
-    expectDeny(await filter.request({ headers: get("/api/reports", "nobody") }), 403, "reports", "CustomerNotFound");
+  it("decides an uncached customer by the fallback (no entry: Unknown) when nothing can be fetched", async () => {
+    expectDeny(await filter.request({ headers: get("/api/reports", "nobody") }), 403, "reports", "Unknown");
   });
 
-  it("treats a removed (empty) entry as not found", async () => {
-    expectDeny(await filter.request({ headers: get("/api/reports", "removed") }), 403, "reports", "CustomerNotFound");
+  it("treats a removed (empty) entry as a miss", async () => {
+    expectDeny(await filter.request({ headers: get("/api/reports", "removed") }), 403, "reports", "Unknown");
   });
 
-  it("treats an entry older than the last snapshot as not found", async () => {
-    expectDeny(await filter.request({ headers: get("/api/reports", "stale") }), 403, "reports", "CustomerNotFound");
+  it("treats an entry older than the last snapshot as a miss", async () => {
+    expectDeny(await filter.request({ headers: get("/api/reports", "stale") }), 403, "reports", "Unknown");
   });
 
-  it("treats a corrupt entry as not found and counts it", async () => {
+  it("treats a corrupt entry as a miss and counts it", async () => {
     const before = host.metric("entitlement_gate_corrupt_entry") ?? 0;
-    expectDeny(await filter.request({ headers: get("/api/reports", "corrupt") }), 403, "reports", "CustomerNotFound");
+    expectDeny(await filter.request({ headers: get("/api/reports", "corrupt") }), 403, "reports", "Unknown");
     assert.equal(host.metric("entitlement_gate_corrupt_entry"), before + 1);
     assert.equal(filter.workers.some((w) => w.failed), false);
   });
@@ -214,7 +214,7 @@ describe("entitlement_gate configuration", () => {
     const host = new EnvoyHost();
     try {
       const unknown = await host.addHttpFilter({
-        vmId: "bad", rootId: "entitlement_gate", wasm: loadFilterWasm(), workers: 1, configuration: '{"rules":[],"shadow":true}',
+        vmId: "bad", rootId: "entitlement_gate", wasm: loadFilterWasm(), workers: 1, configuration: '{"rules":[],"shadowMode":true}',
       });
       assert.deepEqual(unknown.configureResults, [false]);
       const broken = await host.addHttpFilter({
@@ -223,7 +223,7 @@ describe("entitlement_gate configuration", () => {
       assert.deepEqual(broken.configureResults, [false]);
       const messages = host.logs().filter((l) => l.level >= 4).map((l) => l.message);
       assert.equal(messages.length, 2);
-      assert.match(messages[0]!, /shadow: unknown field/);
+      assert.match(messages[0]!, /shadowMode: unknown field/);
       assert.match(messages[1]!, /invalid JSON/);
     } finally {
       await host.close();
@@ -250,7 +250,7 @@ describe("entitlement_gate configuration", () => {
       expectContinue(await filter.request({ headers: get("/api/reports") }));
       assert.deepEqual(filter.reconfigure(JSON.stringify({ customerHeader: "X-Tenant", rules: [{ pathPrefix: "/api", feature: "reports" }] })), [true]);
       expectDeny(await filter.request({ headers: get("/api/reports", "acme") }), 403, "reports", "MissingCustomerId");
-      expectDeny(await filter.request({ headers: [...get("/api/reports"), ["x-tenant", "acme"]] }), 403, "reports", "CustomerNotFound");
+      expectDeny(await filter.request({ headers: [...get("/api/reports"), ["x-tenant", "acme"]] }), 403, "reports", "Unknown");
     } finally {
       await host.close();
     }

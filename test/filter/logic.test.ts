@@ -85,14 +85,14 @@ describe("gate configuration", () => {
       [{}, "rules: required"],
       [{ rules: {} }, "rules: must be an array, got an object"],
       [{ rules: [1] }, "rules[0]: must be an object, got a number"],
-      [{ rules: [{ feature: "f" }] }, "rules[0].pathPrefix: required"],
+      [{ rules: [{ feature: "f" }] }, "rules[0].pathPrefix: required (or path, or pathPattern)"],
       [{ rules: [{ pathPrefix: "/a", feature: "f" }, { pathPrefix: "/b", feature: "f" }, { pathPrefix: "api", feature: "f" }] },
         'rules[2].pathPrefix: must be a string starting with "/"'],
       [{ rules: [{ pathPrefix: "/a", feature: "" }] }, "rules[0].feature: must be a non-empty string"],
       [{ rules: [{ pathPrefix: "/a" }] }, "rules[0].feature: required"],
       [{ rules: [{ pathPrefix: "/a", feature: "f", requestedUsage: -1 }] }, "rules[0].requestedUsage: must be a number >= 0"],
       [{ rules: [{ pathPrefix: "/a", feature: "f", requestedUsage: "1" }] }, "rules[0].requestedUsage: must be a number >= 0"],
-      [{ rules: [{ pathPrefix: "/a", feature: "f", methods: ["GET"] }] }, "rules[0].methods: unknown field"],
+      [{ rules: [{ pathPrefix: "/a", feature: "f", regex: "^/a" }] }, "rules[0].regex: unknown field"],
       [{ rules: [], shadow: true }, "shadow: unknown field"],
       [{ rules: [], customerHeader: "" }, "customerHeader: must be a header name (letters, digits and !#$%&'*+-.^_`|~)"],
       [{ rules: [], customerHeader: "x customer" }, "customerHeader: must be a header name (letters, digits and !#$%&'*+-.^_`|~)"],
@@ -256,7 +256,7 @@ describe("evaluation", () => {
     assert.equal(check(spec, e, "m", 0), "allow;remaining=1");
     assert.equal(check(spec, e, "nolimit", 0), "allow;remaining=0");
     assert.equal(check(spec, e, "nolimit", 1), "deny:RequestedUsageExceedingLimit;remaining=0");
-    assert.equal(check(spec, e, "soft", 5), "allow;remaining=-40");
+    assert.equal(check(spec, e, "soft", 5), "allow;remaining=0");
     assert.equal(check(spec, e, "unl", 5), "allow");
     assert.equal(check(spec, e, "frac", 1), "allow;remaining=1");
     assert.equal(check(spec, e, "frac", 1.5), "deny:RequestedUsageExceedingLimit;remaining=1");
