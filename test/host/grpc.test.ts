@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { EnvoyHost, frameGrpcMessage, GrpcDeframer, Status, type HttpFilter } from "./index.ts";
+import { EnvoyHost, frameGrpcMessage, GrpcDeframer, ManualClock, Status, type HttpFilter } from "./index.ts";
 import { fixture } from "./fixtures/assemble.ts";
 import { waitFor } from "./fixtures/waitFor.ts";
 
@@ -40,8 +40,8 @@ function respond(stream: http2.ServerHttp2Stream): void {
   stream.respond({ ":status": 200, "content-type": "application/grpc", "x-server": "s1" }, { waitForTrailers: true });
 }
 
-async function setup(port: number): Promise<{ host: EnvoyHost; filter: HttpFilter; logs: () => string[] }> {
-  const host = new EnvoyHost({ clusters: { control_plane: { host: "127.0.0.1", port } } });
+async function setup(port: number, clock?: ManualClock): Promise<{ host: EnvoyHost; filter: HttpFilter; logs: () => string[] }> {
+  const host = new EnvoyHost({ clusters: { control_plane: { host: "127.0.0.1", port } }, ...(clock ? { clock } : {}) });
   const filter = await host.addHttpFilter({ vmId: "eg", rootId: "eg", wasm: await fixture("calls"), configuration: "", workers: 1 });
   return { host, filter, logs: () => host.logs().map((l) => l.message) };
 }
@@ -235,6 +235,22 @@ test("a non-200 HTTP answer without grpc-status closes the stream with 1 CANCELL
     op(filter, 3, [["x-body", "hello"]]);
     await waitFor(() => logs().some((l) => l.startsWith("close")), () => logs().join(" | "));
     assert.ok(logs().includes("close 2 1"), logs().join(" | "));
+  } finally {
+    await host.close();
+    await upstream.close();
+  }
+});
+
+test("call deadlines follow the host clock: with a ManualClock the unary call times out on advance", async () => {
+  const upstream = await grpcUpstream((stream) => respond(stream));
+  const clock = new ManualClock();
+  const { host, filter, logs } = await setup(upstream.port, clock);
+  try {
+    op(filter, 7, [["x-body", "acme"], ["x-timeout", "60000"]]);
+    await waitFor(() => upstream.requests.length === 1, () => "request never reached the server");
+    assert.ok(!logs().some((l) => l.startsWith("close")));
+    await clock.advance(60_000);
+    assert.deepEqual(logs().slice(-2), ["close 1 4", "grpc-message=deadline exceeded"]);
   } finally {
     await host.close();
     await upstream.close();
