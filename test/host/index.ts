@@ -6,7 +6,7 @@ export { type Clock, type TimerHandle, RealClock, ManualClock } from "./clock.ts
 export { EnvoyHost, type HostOptions, type ServicePlugin, type HttpFilter } from "./envoyHost.ts";
 export type { HttpRequestSpec, HttpResult } from "./streamRun.ts";
 export { FAIL_STREAM_DETAILS, HOST_TIMEOUT_DETAILS, CLOSE_STREAM_DETAILS } from "./streamRun.ts";
-export { type PluginSpec, type Vm, WasmLoadError } from "./vm.ts";
+export { type PluginSpec, type Vm, WasmLoadError, compilePlugin, type CompiledPlugin } from "./vm.ts";
 export type { SharedDataStore, SharedDataEntry } from "./sharedData.ts";
 export type { MetricValue, MetricKind } from "./metrics.ts";
 export type { LogEntry } from "./runtime.ts";
