@@ -6,6 +6,13 @@ import { SyncService } from "./grpc/syncService.ts";
 import { startHealthServer, type HealthServerHandle, type Readiness } from "./http/healthServer.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ControlPlaneSettings } from "./config/settings.ts";
+import { createSecondLevelCache } from "./cache/redis/createSecondLevelCache.ts";
+import type { SecondLevelCache } from "./cache/secondLevelCache.ts";
+import { Metrics } from "./metrics/metrics.ts";
+import { OfflineUsageWriter } from "./read/offlineUsageWriter.ts";
+import type { EntitlementReader, UsageWriter } from "./read/readTypes.ts";
+import { StoreReader } from "./read/storeReader.ts";
+import { StiggUpstream } from "./upstream/stigg/stiggUpstream.ts";
 import { EntitlementStore } from "./store/entitlementStore.ts";
 import type { EntitlementSource } from "./upstream/entitlementSource.ts";
 import { OfflineFileSource } from "./upstream/offlineFile/fileSource.ts";
@@ -16,6 +23,10 @@ export interface ControlPlaneOptions {
   /** Defaults to the offline file `settings.entitlementsFile`; later milestones pass a Stigg source. */
   source?: EntitlementSource;
   store?: EntitlementStore;
+  /** Defaults to a new registry. */
+  metrics?: Metrics;
+  /** Stigg mode only; defaults to Redis when REDIS_ENVIRONMENT_PREFIX is set. */
+  secondLevelCache?: SecondLevelCache;
 }
 
 export interface ControlPlane {
@@ -25,6 +36,10 @@ export interface ControlPlane {
   source: EntitlementSource;
   sync: SyncService;
   logger: Logger;
+  metrics: Metrics;
+  /** Stigg mode: cache -> Edge -> stale -> unavailable; otherwise the store (offline file). */
+  reader: EntitlementReader;
+  usage: UsageWriter;
   readiness(): Readiness;
   /** Stops accepting, ends streams, stops the source. Safe to call more than once. */
   close(): Promise<void>;
@@ -33,8 +48,13 @@ export interface ControlPlane {
 export async function startControlPlane(settings: ControlPlaneSettings, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const logger = options.logger ?? createLogger(settings.logLevel);
   const store = options.store ?? new EntitlementStore();
-  const source = options.source ?? new OfflineFileSource({ path: settings.entitlementsFile, logger });
-  const sync = new SyncService({ store, logger, heartbeatMs: settings.syncHeartbeatMs });
+  const metrics = options.metrics ?? new Metrics();
+  const stigg = options.source === undefined && settings.serverApiKey !== undefined && !settings.offline ? startStigg(settings, store, logger, metrics, options) : undefined;
+  const source = options.source ?? stigg ?? new OfflineFileSource({ path: settings.entitlementsFile, logger });
+  const reader: EntitlementReader = stigg?.reader ?? new StoreReader(store);
+  const usage: UsageWriter = stigg?.usage ?? new OfflineUsageWriter(store);
+  // In Stigg mode a filter's miss becomes an upstream read, like any other API's.
+  const sync = new SyncService({ store, logger, heartbeatMs: settings.syncHeartbeatMs, ...(stigg ? { reader } : {}) });
 
   let grpcServer: GrpcServerHandle | undefined;
   let httpServer: HealthServerHandle | undefined;
@@ -93,7 +113,30 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
     source,
     sync,
     logger,
+    metrics,
+    reader,
+    usage,
     readiness,
     close,
   };
+}
+
+function startStigg(settings: ControlPlaneSettings, store: EntitlementStore, logger: Logger, metrics: Metrics, options: ControlPlaneOptions): StiggUpstream {
+  const secondLevelCache = options.secondLevelCache ?? createSecondLevelCache(settings, logger, metrics);
+  return new StiggUpstream({
+    apiKey: settings.serverApiKey ?? "",
+    apiUrl: settings.apiUrl,
+    edgeEnabled: settings.edgeEnabled,
+    edgeApiUrl: settings.edgeApiUrl,
+    wsEnabled: settings.wsEnabled,
+    wsUrl: settings.wsUrl,
+    cacheMaxSizeBytes: settings.cacheMaxSizeBytes,
+    missTimeoutMs: settings.missTimeoutMs,
+    maxStalenessSeconds: settings.maxStalenessSeconds,
+    edgeBudgetPerMinute: settings.edgeBudgetPerMinute,
+    store,
+    logger,
+    metrics,
+    ...(secondLevelCache ? { secondLevelCache } : {}),
+  });
 }

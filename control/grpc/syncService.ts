@@ -3,6 +3,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { encodeEntry } from "../codec/entryCodec.ts";
 import type { Logger } from "../log.ts";
+import type { EntitlementReader } from "../read/readTypes.ts";
 import type { EntitlementStore } from "../store/entitlementStore.ts";
 import { DEFAULT_CHUNK_LIMITS, Subscription, type ChunkLimits } from "./subscription.ts";
 import type {
@@ -21,6 +22,8 @@ export interface SyncServiceOptions {
   heartbeatMs: number;
   /** Snapshot and delta chunking; defaults to 1,000 entries or 1 MiB per message. */
   chunkLimits?: ChunkLimits;
+  /** Stigg mode: FetchCustomer reads through the upstream reader instead of the store alone. */
+  reader?: EntitlementReader;
 }
 
 function invalidArgument(details: string): Partial<grpc.StatusObject> {
@@ -42,6 +45,7 @@ export class SyncService {
   private readonly heartbeatMs: number;
   private readonly chunkLimits: ChunkLimits;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly reader: EntitlementReader | undefined;
   private blockedWrites = 0;
 
   constructor(options: SyncServiceOptions) {
@@ -49,6 +53,7 @@ export class SyncService {
     this.logger = options.logger.child({ component: "sync" });
     this.heartbeatMs = options.heartbeatMs;
     this.chunkLimits = options.chunkLimits ?? DEFAULT_CHUNK_LIMITS;
+    this.reader = options.reader;
   }
 
   /** Connected Subscribe streams (for metrics). */
@@ -101,6 +106,10 @@ export class SyncService {
       callback(invalidArgument("customer_id: must not be empty"));
       return;
     }
+    if (this.reader) {
+      this.fetchThroughReader(this.reader, call, callback);
+      return;
+    }
     const found = this.store.get(customerId, resourceId || undefined);
     let bytes = found?.bytes;
     if (!bytes) {
@@ -118,6 +127,31 @@ export class SyncService {
       version: this.store.version,
       epoch: this.store.epoch,
     });
+  }
+
+  private fetchThroughReader(
+    reader: EntitlementReader,
+    call: grpc.ServerUnaryCall<FetchCustomerRequest, FetchCustomerResponse>,
+    callback: grpc.sendUnaryData<FetchCustomerResponse>,
+  ): void {
+    const { customerId, resourceId } = call.request;
+    const cancelled = new AbortController();
+    call.once("cancelled", () => cancelled.abort());
+    reader.read(customerId, resourceId || undefined, { signal: cancelled.signal }).then(
+      (result) => {
+        if (!result.entry) {
+          // The filter answers from its fallbacks, as for any failed fetch.
+          callback({ code: grpc.status.UNAVAILABLE, details: `entitlements unavailable: ${result.error ?? "upstream unreachable"}` });
+          return;
+        }
+        callback(null, {
+          entry: { customerId, resourceId: resourceId ?? "", value: Buffer.from(encodeEntry(result.entry)) },
+          version: this.store.version,
+          epoch: this.store.epoch,
+        });
+      },
+      (error: unknown) => callback({ code: grpc.status.INTERNAL, details: error instanceof Error ? error.message : String(error) }),
+    );
   }
 
   private reportUsage(call: grpc.ServerUnaryCall<UsageReport, UsageReportAck>, callback: grpc.sendUnaryData<UsageReportAck>): void {

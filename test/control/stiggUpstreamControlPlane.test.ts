@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decodeEntry } from "../../control/codec/entryCodec.ts";
+import { defaultSettings, type ControlPlaneSettings } from "../../control/config/settings.ts";
+import { startControlPlane } from "../../control/controlPlane.ts";
+import { createLogger } from "../../control/log.ts";
+import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
+import { fetchCustomer, syncClient } from "./support/syncClient.ts";
+import { ACME } from "./stiggUpstreamHarness.ts";
+
+function stiggSettings(stigg: StiggEmulator, overrides: Partial<ControlPlaneSettings> = {}): ControlPlaneSettings {
+  return {
+    ...defaultSettings(),
+    syncPort: 0,
+    httpPort: 0,
+    bindAddress: "127.0.0.1",
+    serverApiKey: stigg.apiKey,
+    apiUrl: stigg.url,
+    edgeApiUrl: stigg.edgeUrl,
+    wsUrl: stigg.wsUrl,
+    missTimeoutMs: 500,
+    ...overrides,
+  };
+}
+
+test("with SERVER_API_KEY set, a filter's FetchCustomer miss becomes one Edge read and lands in the store", async (t) => {
+  const stigg = await startStiggEmulator({ customers: { acme: ACME } });
+  t.after(() => stigg.close());
+  const plane = await startControlPlane(stiggSettings(stigg), { logger: createLogger("silent") });
+  t.after(() => plane.close());
+  assert.match(plane.source.description, /^Stigg Edge/);
+  assert.equal(plane.store.size, 0, "nothing is preloaded in Stigg mode");
+
+  const ready = await fetch(`http://127.0.0.1:${plane.httpPort}/readyz`);
+  assert.equal(ready.status, 200);
+
+  const client = syncClient(plane.syncPort);
+  t.after(() => client.close());
+  const response = await fetchCustomer(client, "acme");
+  const entry = decodeEntry(response.entry.value);
+  assert.equal(response.entry.customerId, "acme");
+  assert.equal(entry.entitlements.length, 2);
+  assert.ok(plane.store.get("acme"), "pushed to every filter through the store");
+  assert.equal(stigg.requestCount("entitlements-state", { customerId: "acme" }), 1);
+  assert.equal((await plane.reader.read("acme", undefined)).source, "cache");
+
+  const ack = await plane.usage.reportUsage({ customerId: "acme", featureId: "api-calls", value: 1 });
+  assert.equal(ack.currentUsage, 41);
+});
+
+test("a FetchCustomer that Stigg cannot answer is UNAVAILABLE, so the filter uses its fallbacks", async (t) => {
+  const stigg = await startStiggEmulator({ customers: { acme: ACME } });
+  t.after(() => stigg.close());
+  const plane = await startControlPlane(stiggSettings(stigg, { wsEnabled: false, missTimeoutMs: 100 }), { logger: createLogger("silent") });
+  t.after(() => plane.close());
+  stigg.setFault("edge", { kind: "serverError" });
+  const client = syncClient(plane.syncPort);
+  t.after(() => client.close());
+  await assert.rejects(fetchCustomer(client, "acme"), (error: { code?: number }) => error.code === 14);
+});
+
+test("OFFLINE=1 keeps the offline file even with an API key", async (t) => {
+  const stigg = await startStiggEmulator();
+  t.after(() => stigg.close());
+  const plane = await startControlPlane(stiggSettings(stigg, { offline: true }), { logger: createLogger("silent") });
+  t.after(() => plane.close());
+  assert.match(plane.source.description, /^file /);
+  assert.ok(plane.store.size > 0);
+  assert.equal(stigg.requests.length, 0, "no call to Stigg");
+});
+
+test("a refused API key turns readiness red with a reason naming SERVER_API_KEY", async (t) => {
+  const stigg = await startStiggEmulator();
+  t.after(() => stigg.close());
+  const plane = await startControlPlane(stiggSettings(stigg, { serverApiKey: "revoked" }), { logger: createLogger("silent") });
+  t.after(() => plane.close());
+  const ready = await fetch(`http://127.0.0.1:${plane.httpPort}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.match(await ready.text(), /SERVER_API_KEY/);
+  assert.match(await plane.metrics.render(), /sidecar_initialization_errors_total 1/);
+});
