@@ -3,7 +3,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,9 +36,6 @@ interface RedisServer {
 }
 
 const servers: RedisServer[] = [];
-after(async () => {
-  for (const s of servers) await s.remove();
-});
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -49,13 +46,14 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function startRedis(extraArgs: string[] = [], onPort?: number): Promise<RedisServer> {
+/** `extraArgs` come last, so they may override the defaults (e.g. `--port 0 --tls-port <port>`). */
+async function startRedis(extraArgs: string[] | ((port: number, dir: string) => string[]) = [], onPort?: number): Promise<RedisServer> {
   const port = onPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "eg-redis-"));
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
-    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", ...extraArgs];
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", ...(typeof extraArgs === "function" ? extraArgs(port, dir) : extraArgs)];
     const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
     let output = "";
@@ -130,9 +128,11 @@ interface Harness {
 
 const opened: RedisSecondLevelCache[] = [];
 const rawClients: Redis[] = [];
+// Clients first, while their servers still run, then the servers.
 after(async () => {
   for (const c of opened) await c.close();
   for (const r of rawClients) r.disconnect();
+  for (const s of servers) await s.remove();
 });
 
 async function openCache(port: number, overrides: Partial<RedisCacheOptions> = {}, waitReady = true): Promise<Harness> {
@@ -152,7 +152,7 @@ async function openCache(port: number, overrides: Partial<RedisCacheOptions> = {
 }
 
 function rawClient(port: number): Redis {
-  const client = new Redis({ host: "127.0.0.1", port, lazyConnect: false, maxRetriesPerRequest: 1 });
+  const client = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, disconnectTimeout: 50 });
   rawClients.push(client);
   return client;
 }
@@ -393,6 +393,36 @@ describe("Redis second-level cache", { skip }, () => {
   });
 });
 
+const openssl = spawnSync("openssl", ["version"], { encoding: "utf8" });
+const tlsSkip = skip || (openssl.status === 0 ? false : "openssl not installed: cannot make a test certificate");
+
+describe("Redis second-level cache over TLS", { skip: tlsSkip }, () => {
+  test("connects over TLS to a server whose certificate it trusts, and refuses one it does not", async () => {
+    let certPem = "";
+    const redis = await startRedis((port, dir) => {
+      const made = spawnSync(
+        "openssl",
+        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+        { encoding: "utf8" },
+      );
+      assert.equal(made.status, 0, made.stderr);
+      certPem = readFileSync(join(dir, "cert.pem"), "utf8");
+      return ["--port", "0", "--tls-port", String(port), "--tls-cert-file", join(dir, "cert.pem"), "--tls-key-file", join(dir, "key.pem"), "--tls-auth-clients", "no"];
+    });
+    const trusted = await openCache(redis.port, { connection: { host: "127.0.0.1", port: redis.port, tls: { ca: certPem, servername: "localhost" } } });
+    await trusted.cache.set(entry("cust-1", 1), 1_000);
+    assert.equal((await trusted.cache.get("cust-1", undefined, 500))?.fetchedAtMs, 1_000);
+
+    // REDIS_TLS=1 checks the certificate against the system CAs: a self-signed one is refused.
+    const untrusted = await openCache(redis.port, { connection: { host: "127.0.0.1", port: redis.port, tls: true } }, false);
+    await waitFor("a certificate error", () => untrusted.cache.status().lastError !== undefined);
+    assert.match(untrusted.cache.status().lastError ?? "", /certificate/i);
+    assert.equal(untrusted.cache.status().connected, false);
+    assert.ok((await untrusted.errors()) >= 1);
+  });
+});
+
 describe("createSecondLevelCache", { skip }, () => {
   test("returns nothing when REDIS_ENVIRONMENT_PREFIX is unset", () => {
     const metrics = new Metrics({ processMetrics: false });
@@ -419,7 +449,7 @@ describe("createSecondLevelCache", { skip }, () => {
     opened.push(cache);
     assert.equal(await cache.waitUntilReady(3000), true);
     await cache.set(entry("cust-1", 1), 1_000);
-    const raw = new Redis({ host: "127.0.0.1", port: redis.port, username: "gate", password, db: 3 });
+    const raw = new Redis({ host: "127.0.0.1", port: redis.port, username: "gate", password, db: 3, disconnectTimeout: 50 });
     rawClients.push(raw);
     assert.equal(await raw.exists(entryKey("prod-env", "cust-1", undefined)), 1);
     assert.ok(lines.some((l) => l.msg === "redis cache: enabled"));

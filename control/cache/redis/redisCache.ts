@@ -111,6 +111,9 @@ export class RedisSecondLevelCache implements SecondLevelCache {
       commandTimeout: options.commandTimeoutMs ?? 1000,
       socketTimeout: options.socketTimeoutMs ?? 2000,
       connectTimeout: Math.max(1000, options.commandTimeoutMs ?? 1000),
+      // ioredis arms this timer even for a socket that is already gone, which would hold the
+      // process open after close() during an outage; a cache has nothing to flush for long.
+      disconnectTimeout: 200,
       // Never give up: the cache comes back on its own once Redis does.
       retryStrategy: (attempt) => Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 10)),
     };
