@@ -227,7 +227,8 @@ describe("evaluation", () => {
   it("denies with the feature's own reason", () => {
     const e = hex(encodeEntry({ features: [{ id: "a", kind: Kind.BOOLEAN, reason: 9 }, { id: "b", kind: Kind.METERED, limit: 10, reason: 13 }] }));
     assert.equal(check(spec, e, "a"), "deny:BudgetExceeded");
-    assert.equal(check(spec, e, "b"), "deny:Revoked");
+    // A metered feature's own denial still reports its usage (remaining), as the control plane does.
+    assert.equal(check(spec, e, "b"), "deny:Revoked;remaining=10");
   });
 
   it("allows boolean and numeric features", () => {
@@ -311,8 +312,8 @@ describe("usage periods", () => {
     assert.equal(period(Period.WEEK, "2025-01-01T00:00:00Z", "2025-01-20T00:00:00Z"), range("2025-01-15T00:00:00Z", "2025-01-22T00:00:00Z"));
   });
 
-  it("goes backwards when now precedes the anchor", () => {
-    assert.equal(period(Period.MONTH, "2025-03-31T00:00:00Z", "2025-03-01T00:00:00Z"), range("2025-02-28T00:00:00Z", "2025-03-31T00:00:00Z"));
+  it("uses the first period when now precedes the anchor, like the control plane", () => {
+    assert.equal(period(Period.MONTH, "2025-03-31T00:00:00Z", "2025-03-01T00:00:00Z"), range("2025-03-31T00:00:00Z", "2025-04-30T00:00:00Z"));
   });
 });
 

@@ -40,8 +40,15 @@ export function evaluate(
   if (!entryFound) return Decision.deny(Reason.CustomerNotFound);
   if (customerReason != Reason.NONE) return Decision.deny(customerReason);
   if (feature === null) return Decision.deny(Reason.NoFeatureEntitlementInSubscription);
-  if (feature.reason != Reason.NONE) return Decision.deny(feature.reason);
   const kind = feature.kind;
+  if (feature.reason != Reason.NONE) {
+    // The feature's own denial still reports its usage, as Stigg's SDK does.
+    if (kind != FeatureKind.METERED) return Decision.deny(feature.reason);
+    const described = evaluateMetered(feature, 0, nowMs);
+    described.allowed = false;
+    described.reason = feature.reason;
+    return described;
+  }
   if (kind == FeatureKind.BOOLEAN || kind == FeatureKind.NUMERIC) return Decision.allow();
   if (kind == FeatureKind.ENUM) {
     if (requestedValues !== null) {

@@ -72,7 +72,8 @@ export function currentPeriod(resetPeriod: u8, anchorMs: i64, nowMs: i64): Usage
   else if (resetPeriod == ResetPeriod.DAY) fixedMs = MS_PER_DAY;
   else if (resetPeriod == ResetPeriod.WEEK) fixedMs = 7 * MS_PER_DAY;
   if (fixedMs > 0) {
-    const n = floorDiv(nowMs - anchorMs, fixedMs);
+    // Before the anchor the first period applies (Stigg's window never lies in the past of its anchor).
+    const n = nowMs <= anchorMs ? 0 : floorDiv(nowMs - anchorMs, fixedMs);
     const start = anchorMs + n * fixedMs;
     return new UsagePeriod(start, start + fixedMs);
   }
@@ -80,6 +81,7 @@ export function currentPeriod(resetPeriod: u8, anchorMs: i64, nowMs: i64): Usage
   if (resetPeriod == ResetPeriod.MONTH) step = 1;
   else if (resetPeriod == ResetPeriod.YEAR) step = 12;
   else return null;
+  if (nowMs <= anchorMs) return new UsagePeriod(anchorMs, addMonthsMs(anchorMs, step));
   const anchor = civilFromDays(floorDiv(anchorMs, MS_PER_DAY));
   const now = civilFromDays(floorDiv(nowMs, MS_PER_DAY));
   const monthsApart = (now.year - anchor.year) * 12 + <i64>(now.month - anchor.month);

@@ -6,7 +6,7 @@ import { parseGateConfig } from "../../../filter/assembly/logic/gateConfig";
 import { parseSyncConfig } from "../../../filter/assembly/logic/syncConfig";
 import { matchRuleForPath } from "../../../filter/assembly/logic/rules";
 import { Entry, Feature, decodeEntry, lookupFeature } from "../../../filter/assembly/logic/entryDecoder";
-import { evaluate } from "../../../filter/assembly/logic/evaluate";
+import { Decision, evaluate } from "../../../filter/assembly/logic/evaluate";
 import { reasonName } from "../../../filter/assembly/logic/reasons";
 import { currentPeriod } from "../../../filter/assembly/logic/usagePeriod";
 import { decodeSyncMessage, encodeSubscribeRequest } from "../../../filter/assembly/logic/syncMessages";
@@ -187,4 +187,112 @@ export function headerMapCheck(hex: string): string {
 export function headerMapRoundTrip(a: string, b: string): string {
   const pairs: HeaderPair[] = [new HeaderPair("content-type", a), new HeaderPair("x-k", b)];
   return toHex(serializeHeaderMap(pairs));
+}
+
+// ---- additions: rules with methods/host/patterns, id sources, deny responses, lease, usage ledger ----
+import { matchRuleForRequest, matchPattern } from "../../../filter/assembly/logic/rules";
+import { claimFromPayloadHeader } from "../../../filter/assembly/logic/jwtClaim";
+import { renderDenyBody } from "../../../filter/assembly/logic/denyResponses";
+import { Lease, leaseStep, parseLease, formatLease } from "../../../filter/assembly/logic/leaseValue";
+import { UsageLedger } from "../../../filter/assembly/logic/usageLedger";
+import { InjectHeader } from "../../../filter/assembly/logic/gateConfig";
+import { Reason as R } from "../../../filter/assembly/logic/reasons";
+import { encodeUsageIncrement, encodeUsageReport, encodeFetchCustomerRequest, decodeFetchCustomerResponse } from "../../../filter/assembly/logic/syncMessages";
+
+export function requestMatchCheck(configJson: string, path: string, method: string, authority: string): i32 {
+  const config = parseGateConfig(String.UTF8.encode(configJson)).config;
+  return config === null ? -2 : matchRuleForRequest(config.rules, path, method, authority);
+}
+
+export function patternCheck(pattern: string, path: string): bool {
+  const p = String.UTF8.encode(pattern);
+  const q = String.UTF8.encode(path);
+  return matchPattern(changetype<usize>(p), p.byteLength, changetype<usize>(q), q.byteLength);
+}
+
+export function claimCheck(headerValue: string, claim: string): string {
+  const bytes = String.UTF8.encode(headerValue);
+  const value = claimFromPayloadHeader(changetype<usize>(bytes), bytes.byteLength, claim.split("."));
+  return value === null ? "<none>" : value;
+}
+
+/** A summary of every option a configuration resolves to. */
+export function gateOptionsCheck(input: string): string {
+  const result = parseGateConfig(String.UTF8.encode(input));
+  const config = result.config;
+  if (config === null) return "error:" + result.error;
+  const resource = config.resource;
+  const deny = config.denyResponse(R.RequestedUsageExceedingLimit);
+  const missing = config.denyResponse(R.MissingCustomerId);
+  const other = config.denyResponse(R.NoActiveSubscription);
+  const sync = config.sync;
+  return "customer=" + config.customer.describe() +
+    ";resource=" + (resource === null ? "-" : resource.describe()) +
+    ";inject=" + config.inject.toString() + ";strip=" + config.stripHeaders.length.toString() +
+    ";missing=" + (config.allowMissingCustomer ? "allow" : "deny") +
+    ";miss=" + (config.fetchOnMiss ? "fetch" : "fallback") + "/" + config.missTimeoutMs.toString() + "/" + config.missCluster +
+    ";stale=" + num(config.maxStaleSeconds) + ";shadow=" + (config.shadow ? "1" : "0") +
+    ";remainingHeader=" + (config.remainingResponseHeader ? "1" : "0") +
+    ";fallback=" + config.fallback.features.size.toString() +
+    ";429=" + deny.status.toString() + ":" + renderDenyBody(deny, "f", "RequestedUsageExceedingLimit") +
+    ";missingStatus=" + missing.status.toString() + ";other=" + other.status.toString() + ":" + renderDenyBody(other, "f", "NoActiveSubscription") +
+    ":" + other.headers.length.toString() +
+    ";sync=" + (sync === null ? "-" : sync.cluster + "/" + sync.leaseTtlMs.toString());
+}
+
+export function leaseStepCheck(value: string, me: string, nowMs: i64, ttlMs: i64): i32 {
+  return leaseStep(parseLease(value.length == 0 ? null : String.UTF8.encode(value)), me, nowMs, ttlMs);
+}
+
+export function leaseFormatCheck(holder: string, expiry: i64): string {
+  const lease = parseLease(String.UTF8.encode(formatLease(holder, expiry)));
+  return lease === null ? "null" : lease.holder + "|" + lease.expiryMs.toString();
+}
+
+/** Runs `steps` ("a:<cached>:<delta>" adds, "p:<cached>" reads pending) and joins the pending reads. */
+export function ledgerCheck(steps: string): string {
+  const ledger = new UsageLedger();
+  const key = UsageLedger.key("c", "", "f");
+  const out = new Array<string>();
+  const list = steps.split(" ");
+  for (let i = 0; i < list.length; i++) {
+    const parts = list[i].split(":");
+    if (parts[0] == "a") ledger.add(key, F64.parseFloat(parts[1]), F64.parseFloat(parts[2]));
+    else out.push(num(ledger.pending(key, F64.parseFloat(parts[1]))));
+  }
+  return out.join(",");
+}
+
+export function usageReportHex(nodeId: string, customer: string, resource: string, feature: string, delta: f64): string {
+  return toHex(encodeUsageReport(nodeId, [encodeUsageIncrement(customer, resource, feature, delta), encodeUsageIncrement(customer, resource, feature, delta)]));
+}
+
+export function fetchRequestHex(customer: string, resource: string): string {
+  return toHex(encodeFetchCustomerRequest(customer, resource));
+}
+
+export function fetchResponseCheck(hex: string): string {
+  const buffer = fromHex(hex);
+  const entry = decodeFetchCustomerResponse(buffer);
+  if (entry === null) return "corrupt";
+  return entry.customerId + "/" + entry.resourceId + "=" + toHex(buffer.slice(entry.valueStart, entry.valueStart + entry.valueLength));
+}
+
+/** One row of the shared case table: the decision fields the table compares. */
+export function caseCheck(hex: string, featureId: string, requestedUsage: f64, nowMs: i64, values: string): string {
+  let requested: string[] | null = null;
+  if (values != "-") requested = values.length == 0 ? new Array<string>() : values.split(",");
+  let d: Decision;
+  if (hex.length == 0) d = evaluate(false, 0, null, requestedUsage, requested, nowMs);
+  else {
+    const bytes = fromHex(hex);
+    const lookup = lookupFeature(bytes, 0, bytes.byteLength, String.UTF8.encode(featureId));
+    if (lookup.corrupt) return "corrupt";
+    d = evaluate(true, lookup.customerReason, lookup.feature, requestedUsage, requested, nowMs);
+  }
+  return "{\"hasAccess\":" + (d.allowed ? "true" : "false") +
+    (d.allowed ? "" : ",\"reason\":" + jsonString(reasonName(d.reason))) +
+    ",\"currentUsage\":" + d.usage.toString() +
+    (d.hasRemaining ? ",\"remaining\":" + d.remaining.toString() : "") +
+    (d.periodEndMs != 0 ? ",\"usagePeriodEnd\":" + d.periodEndMs.toString() : "") + "}";
 }
