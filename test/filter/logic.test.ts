@@ -409,3 +409,171 @@ describe("header map codec", () => {
     assert.equal(spec.call("headerMapCheck", ""), "");
   });
 });
+
+describe("gate options", () => {
+  const rules = [{ pathPrefix: "/a", feature: "f" }];
+
+  it("resolves a complete configuration", () => {
+    const text = spec.call("gateOptionsCheck", JSON.stringify({
+      customer: { jwtPayloadHeader: "X-JWT-Payload", claim: "org.id" },
+      resource: { header: "x-resource-id" },
+      rules,
+      denyResponses: {
+        RequestedUsageExceedingLimit: { status: 402, body: "{\"over\":\"{feature}\",\"why\":\"{reason}\"}" },
+        default: { status: 451 },
+        MissingCustomerId: { status: 401 },
+      },
+      injectHeaders: ["x-entitlement-decision", "x-entitlement-customer", "x-entitlement-remaining"],
+      stripHeaders: ["x-internal-plan"],
+      missingCustomer: "allow",
+      onMiss: { policy: "fallback", timeoutMs: 50, cluster: "cp" },
+      maxStaleSeconds: 30,
+      fallback: { f: { hasAccess: true, usageLimit: 10 } },
+      shadow: true,
+      remainingResponseHeader: true,
+      sync: { cluster: "cp", leaseTtlMs: 1500 },
+    }));
+    assert.equal(text,
+      "customer=claim org.id of header x-jwt-payload;resource=header x-resource-id;inject=11;strip=1;missing=allow;" +
+      "miss=fallback/50/cp;stale=30;shadow=1;remainingHeader=1;fallback=1;" +
+      "429=402:{\"over\":\"f\",\"why\":\"RequestedUsageExceedingLimit\"};missingStatus=401;" +
+      "other=451:{\"error\":\"entitlement_denied\",\"feature\":\"f\",\"reason\":\"NoActiveSubscription\"}:1;sync=cp/1500");
+  });
+
+  it("keeps today's defaults: header x-customer-id, decision header only, deny, fetch in 200 ms, 403/429 JSON", () => {
+    assert.equal(spec.call("gateOptionsCheck", JSON.stringify({ rules })),
+      "customer=header x-customer-id;resource=-;inject=1;strip=0;missing=deny;miss=fetch/200/control_plane;stale=0;shadow=0;" +
+      "remainingHeader=0;fallback=0;429=429:{\"error\":\"entitlement_denied\",\"feature\":\"f\",\"reason\":\"RequestedUsageExceedingLimit\"};" +
+      "missingStatus=403;other=403:{\"error\":\"entitlement_denied\",\"feature\":\"f\",\"reason\":\"NoActiveSubscription\"}:1;sync=-");
+  });
+
+  it("names the field and the problem for each invalid option", () => {
+    const cases: Array<[unknown, string]> = [
+      [{ rules, customerHeader: "x-a", customer: { header: "x-b" } }, "customerHeader: give either customerHeader or customer, not both"],
+      [{ rules, customer: { header: "x-a", jwtPayloadHeader: "x-b", claim: "sub" } }, "customer: give either \"header\" or \"jwtPayloadHeader\", not both"],
+      [{ rules, customer: { jwtPayloadHeader: "x-b" } }, "customer.claim: required with jwtPayloadHeader"],
+      [{ rules, customer: { jwtPayloadHeader: "x-b", claim: "a..b" } }, "customer.claim: must not have empty segments"],
+      [{ rules, customer: { header: "x-entitlement-id" } }, "customer.header: must not start with \"x-entitlement-\" (the filter strips those from requests)"],
+      [{ rules, resource: "x-r" }, "resource: must be {\"header\": name} or {\"jwtPayloadHeader\": name, \"claim\": path}, got a string"],
+      [{ rules: [{ path: "/a", pathPrefix: "/a", feature: "f" }] }, "rules[0]: give exactly one of pathPrefix, path, pathPattern"],
+      [{ rules: [{ pathPattern: "/a/**/b", feature: "f" }] }, "rules[0].pathPattern: \"**\" may only be the last segment"],
+      [{ rules: [{ pathPattern: "/a/b*", feature: "f" }] }, "rules[0].pathPattern: \"*\" must be a whole segment"],
+      [{ rules: [{ path: "/a", feature: "f", methods: [] }] }, "rules[0].methods: must be a non-empty array of method names"],
+      [{ rules: [{ path: "/a", feature: "f", host: "a.*.com" }] }, "rules[0].host: must be a host name, or \"*.\" followed by a domain suffix"],
+      [{ rules, denyResponses: { Nope: { status: 400 } } }, "denyResponses.Nope: unknown reason (use an AccessDeniedReason name, MissingCustomerId or \"default\")"],
+      [{ rules, denyResponses: { default: { status: 99 } } }, "denyResponses.default.status: must be an integer from 200 to 599"],
+      [{ rules, denyResponses: { default: { headers: { "bad name": "x" } } } }, "denyResponses.default.headers.bad name: is not a header name"],
+      [{ rules, injectHeaders: ["x-entitlement-plan"] }, "injectHeaders[0]: must be one of x-entitlement-decision, -customer, -feature, -remaining, -fallback"],
+      [{ rules, stripHeaders: ["x-customer-id"] }, "stripHeaders[0]: would remove the header the id is read from"],
+      [{ rules, missingCustomer: "maybe" }, "missingCustomer: must be \"deny\" or \"allow\""],
+      [{ rules, onMiss: { policy: "wait" } }, "onMiss.policy: must be \"fetch\" or \"fallback\""],
+      [{ rules, onMiss: { timeoutMs: 0 } }, "onMiss.timeoutMs: must be an integer from 1 to 60000"],
+      [{ rules, maxStaleSeconds: -1 }, "maxStaleSeconds: must be a number from 0 (no limit) to 31536000"],
+      [{ rules, fallback: { f: { usageLimit: 3 } } }, "fallback.f.hasAccess: required boolean"],
+      [{ rules, fallback: { f: { hasAccess: true, limit: 3 } } }, "fallback.f.limit: unknown field"],
+      [{ rules, shadow: "yes" }, "shadow: must be a boolean"],
+      [{ rules, sync: { nodeId: "n" } }, "sync.cluster: required"],
+      [{ rules, sync: { cluster: "cp", leaseTtlMs: 10 } }, "sync.leaseTtlMs: must be an integer from 300 to 600000"],
+    ];
+    for (const [config, error] of cases) {
+      assert.equal(spec.call("gateOptionsCheck", JSON.stringify(config)), "error:" + error, JSON.stringify(config));
+    }
+  });
+});
+
+describe("route rules with methods, hosts and patterns", () => {
+  const config = JSON.stringify({
+    rules: [
+      { path: "/v1/exact", feature: "exact" },
+      { pathPattern: "/v1/orgs/*/reports/**", feature: "pattern", methods: ["get", "HEAD"] },
+      { pathPrefix: "/v1/", host: "*.example.com", feature: "wild" },
+      { pathPrefix: "/v1/", host: "api.shop.test", methods: ["POST"], feature: "host" },
+    ],
+  });
+  const match = (path: string, method = "GET", authority = "other.test"): number => spec.callNumber("requestMatchCheck", config, path, method, authority);
+
+  it("matches an exact path only exactly (query ignored)", () => {
+    assert.equal(match("/v1/exact?x=1"), 0);
+    assert.equal(match("/v1/exact/more"), -1);
+  });
+
+  it("matches * as one segment and ** as any rest, with the listed methods", () => {
+    assert.equal(match("/v1/orgs/acme/reports"), 1);
+    assert.equal(match("/v1/orgs/acme/reports/2025/q1"), 1);
+    assert.equal(match("/v1/orgs/acme/reports", "HEAD"), 1);
+    assert.equal(match("/v1/orgs/acme/reports", "POST"), -1);
+    assert.equal(match("/v1/orgs//reports"), -1);
+    assert.equal(match("/v1/orgs/a/b/reports"), -1);
+  });
+
+  it("matches hosts exactly or by *.suffix, case-insensitively and without the port", () => {
+    assert.equal(match("/v1/x", "GET", "a.example.com"), 2);
+    assert.equal(match("/v1/x", "GET", "A.Example.COM:8443"), 2);
+    assert.equal(match("/v1/x", "GET", "example.com"), -1);
+    assert.equal(match("/v1/x", "POST", "api.shop.test:80"), 3);
+    assert.equal(match("/v1/x", "GET", "api.shop.test"), -1);
+    assert.equal(match("/v1/x", "POST", ""), -1);
+  });
+
+  it("matches patterns segment by segment", () => {
+    const cases: Array<[string, string, boolean]> = [
+      ["/", "/", true], ["/", "/a", false], ["/a/**", "/a", true], ["/a/**", "/a/", true], ["/a/**", "/ab", false],
+      ["/*", "/x", true], ["/*", "/", false], ["/*/b", "/x/b", true], ["/*/b", "/x/c", false], ["/**", "/anything/at/all", true],
+      ["/a/*", "/a/b/", false], ["/a", "a", false],
+    ];
+    for (const [pattern, path, expected] of cases) assert.equal(spec.callNumber("patternCheck", pattern, path) === 1, expected, `${pattern} ~ ${path}`);
+  });
+});
+
+describe("JWT payload claims", () => {
+  const b64url = (value: unknown, pad = false): string => {
+    const text = Buffer.from(JSON.stringify(value)).toString("base64url");
+    return pad ? text + "=".repeat((4 - (text.length % 4)) % 4) : text;
+  };
+
+  it("reads a top-level or nested claim, with or without padding", () => {
+    const payload = { sub: "cust-1", org: { id: "org-7", n: 42 }, x: "é" };
+    assert.equal(spec.call("claimCheck", b64url(payload), "sub"), "cust-1");
+    assert.equal(spec.call("claimCheck", b64url(payload, true), "org.id"), "org-7");
+    assert.equal(spec.call("claimCheck", b64url(payload), "org.n"), "42");
+    assert.equal(spec.call("claimCheck", Buffer.from(JSON.stringify(payload)).toString("base64"), "sub"), "cust-1");
+  });
+
+  it("treats bad base64, bad JSON, a missing claim or a non-scalar as no id", () => {
+    assert.equal(spec.call("claimCheck", "!!!", "sub"), "<none>");
+    assert.equal(spec.call("claimCheck", "abcde", "sub"), "<none>");
+    assert.equal(spec.call("claimCheck", Buffer.from("{not json").toString("base64url"), "sub"), "<none>");
+    assert.equal(spec.call("claimCheck", b64url({ other: 1 }), "sub"), "<none>");
+    assert.equal(spec.call("claimCheck", b64url({ sub: { id: 1 } }), "sub"), "<none>");
+    assert.equal(spec.call("claimCheck", b64url({ sub: 1.5 }), "sub"), "<none>");
+    assert.equal(spec.call("claimCheck", "", "sub"), "<none>");
+  });
+});
+
+describe("sync lease and usage ledger", () => {
+  it("claims an absent, malformed or expired lease, renews its own after a third of the TTL, follows a live one", () => {
+    assert.equal(spec.callNumber("leaseStepCheck", "", "me", 1000n, 3000n), 1);
+    assert.equal(spec.callNumber("leaseStepCheck", "garbage", "me", 1000n, 3000n), 1);
+    assert.equal(spec.callNumber("leaseStepCheck", "other 999", "me", 1000n, 3000n), 1);
+    assert.equal(spec.callNumber("leaseStepCheck", "other 4000", "me", 1000n, 3000n), 2);
+    assert.equal(spec.callNumber("leaseStepCheck", "me 2900", "me", 1000n, 3000n), 1);
+    assert.equal(spec.callNumber("leaseStepCheck", "me 3900", "me", 1000n, 3000n), 0);
+    assert.equal(spec.call("leaseFormatCheck", "w1-ab", 123456789n), "w1-ab|123456789");
+  });
+
+  it("adds local usage until a push raises the cached usage by as much", () => {
+    // Three local units at cached 10; a push to 12 covers two; one to 13 covers the rest.
+    assert.equal(spec.call("ledgerCheck", "a:10:1 a:10:1 a:10:1 p:10 p:12 p:13 p:20"), "3,1,0,0");
+    // A drop in cached usage (new period) clears what was pending.
+    assert.equal(spec.call("ledgerCheck", "a:50:5 p:0"), "0");
+  });
+
+  it("encodes usage reports and fetch requests as the control plane's protobuf", () => {
+    // UsageReport{node_id "n", increments [{customer "c", feature "f", delta 2} x2]}
+    const inc = "0a0163" + "1a0166" + "210000000000000040";
+    assert.equal(spec.call("usageReportHex", "n", "c", "", "f", 2), "0a016e" + "120f" + inc + "120f" + inc);
+    assert.equal(spec.call("fetchRequestHex", "acme", "p1"), "0a0461636d6512027031");
+    assert.equal(spec.call("fetchResponseCheck", "0a0b0a0461636d651a03010000" + "1005"), "acme/=010000");
+    assert.equal(spec.call("fetchResponseCheck", "0a05"), "corrupt");
+  });
+});
