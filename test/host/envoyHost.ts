@@ -117,34 +117,66 @@ export class EnvoyHost {
       this.vms.push(vm);
     }
     let next = 0;
+    const policy = spec.failurePolicy ?? "FAIL_CLOSED";
+    const backoffMs = spec.reloadBackoffMs ?? 1000;
+    const lastReloadMs: Array<number | undefined> = workers.map(() => undefined);
+    const reload = (index: number): void => {
+      const now = this.runtime.clock.nowMs();
+      const last = lastReloadMs[index];
+      if (last !== undefined && now - last < backoffMs) return;
+      lastReloadMs[index] = now;
+      const old = workers[index]!;
+      try {
+        const { vm, configured } = startVm(this.runtime, compiled, spec, old.id);
+        workers[index] = vm;
+        configureResults[index] = configured;
+        this.vms.push(vm);
+        this.runtime.log(old.id, LogLevel.warn, "host: FAIL_RELOAD created a new VM for this worker");
+      } catch (e) {
+        this.runtime.log(old.id, LogLevel.error, `host: FAIL_RELOAD could not create a new VM: ${(e as Error).message}`);
+      }
+    };
     const pick = (req: HttpRequestSpec): WasmVm => {
       if (this.closed) throw new Error("EnvoyHost is closed");
+      let index: number;
       if (req.worker !== undefined) {
-        const vm = workers[req.worker];
-        if (vm === undefined) throw new RangeError(`no worker ${req.worker} (have ${workers.length})`);
-        return vm;
+        if (workers[req.worker] === undefined) throw new RangeError(`no worker ${req.worker} (have ${workers.length})`);
+        index = req.worker;
+      } else {
+        index = next % workers.length;
+        next++;
       }
-      const vm = workers[next % workers.length]!;
-      next++;
-      return vm;
+      if (workers[index]!.failed && policy === "FAIL_RELOAD") reload(index);
+      return workers[index]!;
     };
+    const failOpen = policy === "FAIL_OPEN";
     const filter: HttpFilter = {
       workers,
       configureResults,
       request: (req) =>
         new Promise<HttpResult>((resolve) => {
-          const run: StreamRun = new StreamRun(pick(req), req, (result) => {
-            this.activeRuns.delete(run);
-            resolve(result);
-          });
+          const run: StreamRun = new StreamRun(
+            pick(req),
+            req,
+            (result) => {
+              this.activeRuns.delete(run);
+              resolve(result);
+            },
+            failOpen,
+          );
           this.activeRuns.add(run);
           run.start();
         }),
       requestSync: (req) => {
         let out: HttpResult | undefined;
-        const run = new StreamRun(pick(req), req, (result) => {
-          out = result;
-        });
+        const run = new StreamRun(
+          pick(req),
+          req,
+          (result) => {
+            out = result;
+          },
+          failOpen,
+        );
         run.start();
         if (out === undefined) {
           run.abandon(hostReply(500, "host_sync_pause"));

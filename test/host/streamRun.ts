@@ -83,6 +83,8 @@ export class StreamRun implements StreamDriver {
     private readonly vm: WasmVm,
     private readonly spec: HttpRequestSpec,
     private readonly onFinish: (result: HttpResult) => void,
+    /** FAIL_OPEN: a failed VM is skipped (its callbacks become no-ops) instead of answering 503. */
+    private readonly failOpen = false,
   ) {}
 
   get paused(): boolean {
@@ -92,7 +94,7 @@ export class StreamRun implements StreamDriver {
   start(): void {
     const vm = this.vm;
     this.startHostCalls = vm.hostCallCount;
-    if (vm.failed) {
+    if (vm.failed && !this.failOpen) {
       this.end(hostReply(503, FAIL_STREAM_DETAILS, 14));
       return;
     }
@@ -150,7 +152,7 @@ export class StreamRun implements StreamDriver {
     this.running = true;
     try {
       while (this.result === undefined) {
-        if (this.vm.failed) return this.end(hostReply(503, FAIL_STREAM_DETAILS, 14));
+        if (this.vm.failed && !this.failOpen) return this.end(hostReply(503, FAIL_STREAM_DETAILS, 14));
         if (this.reply !== undefined && !this.replyInResponse) {
           if (this.reply.details === CLOSE_STREAM_DETAILS && this.reply.status === 0) return this.end(hostReply(0, CLOSE_STREAM_DETAILS));
           this.applyLocalReply(this.reply);

@@ -41,6 +41,13 @@ export interface PluginSpec {
   vmConfiguration?: string;
   /** What Envoy's vm_config.environment_variables would expose through WASI environ_get. */
   environmentVariables?: Record<string, string>;
+  /**
+   * HTTP filters only, Envoy's PluginConfig.failure_policy: FAIL_CLOSED (default) answers 503 on a
+   * failed VM; FAIL_OPEN skips the filter; FAIL_RELOAD creates a new VM for the next request once
+   * `reloadBackoffMs` (default 1000, host clock) has passed since the last attempt, 503 meanwhile.
+   */
+  failurePolicy?: "FAIL_CLOSED" | "FAIL_OPEN" | "FAIL_RELOAD";
+  reloadBackoffMs?: number;
 }
 
 export interface Vm {
