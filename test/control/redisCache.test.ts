@@ -202,6 +202,10 @@ describe("Redis second-level cache", { skip }, () => {
     assert.equal((await a.cache.get("cust-1", undefined, 500))?.fetchedAtMs, 3_000);
     await a.cache.set(entry("cust-1", 301), 3_000); // same fetch time: the later write wins, as in Stigg's store
     assert.equal((await b.cache.get("cust-1", undefined, 500))?.entry.entitlements[0]?.usageLimit, 301);
+    await a.cache.set(entry("cust-1", 302), 3_000.9); // fractions of a millisecond are dropped
+    assert.equal((await b.cache.get("cust-1", undefined, 500))?.fetchedAtMs, 3_000);
+    await a.cache.set(entry("cust-1", 999), Number.NaN); // not a time: not written
+    assert.equal((await b.cache.get("cust-1", undefined, 500))?.entry.entitlements[0]?.usageLimit, 302);
   });
 
   test("resolves concurrent writers to the newest fetch whatever order Redis runs them in", async () => {

@@ -143,17 +143,19 @@ export class RedisSecondLevelCache implements SecondLevelCache {
 
   async set(entry: CustomerEntitlements, fetchedAtMs: number): Promise<void> {
     if (!this.isReady()) return;
-    if (!isStorableTime(fetchedAtMs)) {
+    // Whole milliseconds: the script compares the stored time as digits.
+    const timeMs = Math.floor(fetchedAtMs);
+    if (!isStorableTime(timeMs)) {
       this.logger.warn({ fetchedAtMs, customerId: entry.customerId }, "redis cache: not writing an entry with an invalid fetch time");
       return;
     }
-    const value = encodeEntryValue(entry, fetchedAtMs);
+    const value = encodeEntryValue(entry, timeMs);
     const bytes = Buffer.byteLength(value);
     if (bytes > this.maxValueBytes) {
       this.logger.warn({ customerId: entry.customerId, bytes, maxBytes: this.maxValueBytes }, "redis cache: entry too large to share, kept in memory only");
       return;
     }
-    await this.writeIfNotOlder(entryKey(this.prefix, entry.customerId, entry.resourceId), fetchedAtMs, value, this.keysTtlSecs, "set");
+    await this.writeIfNotOlder(entryKey(this.prefix, entry.customerId, entry.resourceId), timeMs, value, this.keysTtlSecs, "set");
   }
 
   async delete(customerId: string, resourceId: string | undefined): Promise<void> {
