@@ -65,6 +65,8 @@ export interface StiggReaderOptions {
   logger: Logger;
   /** Reports an upstream refusal of the API key. */
   onUnauthenticated?: (message: string) => void;
+  /** Reports an upstream call that succeeded (the key works again after a refusal). */
+  onUpstreamSuccess?: () => void;
   now?: () => number;
 }
 
@@ -89,6 +91,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly onUnauthenticated: ((message: string) => void) | undefined;
+  private readonly onUpstreamSuccess: (() => void) | undefined;
   private readonly flights = new SingleFlight<string, CustomerEntitlements>();
   /** Keys an event wrote or purged while a fetch for them was in flight: that fetch's value is older. */
   private readonly overtaken = new Set<string>();
@@ -114,6 +117,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     this.logger = options.logger.child({ component: "stigg-reader" });
     this.now = options.now ?? Date.now;
     this.onUnauthenticated = options.onUnauthenticated;
+    this.onUpstreamSuccess = options.onUpstreamSuccess;
     const share = options.revalidationShare ?? 0.5;
     const perMinute = Math.max(1, options.edgeBudgetPerMinute * share);
     this.revalidationBudget = new TokenBucket(perMinute, Math.max(1, Math.min(perMinute / 60, 10)));
@@ -150,6 +154,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     try {
       const fetched = await this.backend.reload(customerId, resource, reloadOptions);
       timer({ outcome: "ok" });
+      this.onUpstreamSuccess?.();
       this.store(key, fetched, started);
       const reason = fetched.entitlements.accessDeniedReason;
       return { entitledEntityExists: reason === undefined || reason === "NoActiveSubscription" };
@@ -301,6 +306,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     try {
       const fetched = await this.backend.fetch(customerId, resourceId);
       timer({ outcome: "ok" });
+      this.onUpstreamSuccess?.();
       const fetchedAtMs = this.now();
       this.store(key, fetched, started, fetchedAtMs);
       void this.secondLevel?.set(fetched.entitlements, fetchedAtMs);
@@ -345,6 +351,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     try {
       const result = await send();
       timer({ outcome: "ok" });
+      this.onUpstreamSuccess?.();
       return result;
     } catch (error) {
       timer({ outcome: "error" });

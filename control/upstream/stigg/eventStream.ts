@@ -33,7 +33,8 @@ export interface EventStreamHandlers {
   packagePublished(migrationType: string): void;
   /** The socket is acknowledged and the subscriptions are sent; `reconnect` is false the first time. */
   connected(info: { reconnect: boolean }): void;
-  disconnected(reason: string): void;
+  /** The stream went down, or a connection attempt failed (`wasConnected` false). */
+  disconnected(reason: string, wasConnected: boolean): void;
   /** Stigg refused the API key; the stream has stopped for good. */
   authFailed(reason: string): void;
   /** An event that could not be understood (dropped, never applied). */
@@ -272,7 +273,7 @@ export class EventStream {
     this.lastError = reason;
     this.teardown(invalidKey ? 4403 : 4000, invalidKey ? "invalid key" : "reconnecting");
     if (this.currentState === "stopped") return;
-    if (wasConnected) this.handlers.disconnected(reason);
+    if (!invalidKey) this.handlers.disconnected(reason, wasConnected);
     if (invalidKey) {
       this.currentState = "auth-failed";
       this.handlers.authFailed(reason);

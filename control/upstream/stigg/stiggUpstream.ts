@@ -58,6 +58,8 @@ export class StiggUpstream implements EntitlementSource {
   private readonly options: StiggUpstreamOptions;
   private started = false;
   private authFailure: string | undefined;
+  /** A refusal by the event stream or the start-up check is final; one seen on a request is not. */
+  private authFailureFinal = false;
   private keyCheck: string | undefined;
 
   constructor(options: StiggUpstreamOptions) {
@@ -130,14 +132,17 @@ export class StiggUpstream implements EntitlementSource {
               this.logger.info({ reconnect }, "Stigg event stream connected");
               if (reconnect) void this.reader.revalidate();
             },
-            disconnected: (reason) => {
+            disconnected: (reason, wasConnected) => {
               this.metrics.eventStreamConnected.set(0);
               this.metrics.networkRequestErrors.inc();
-              this.logger.warn({ reason }, "Stigg event stream disconnected; cached values now age out");
+              // One warning per outage; the retries behind it are debug.
+              if (wasConnected) this.logger.warn({ reason }, "Stigg event stream disconnected; cached values now age out");
+              else this.logger.debug({ reason }, "Stigg event stream connection attempt failed");
             },
             authFailed: (reason) => {
               this.metrics.eventStreamConnected.set(0);
-              this.onUnauthenticated(`event stream: ${reason}`);
+              this.metrics.invalidApiKeyErrors.inc();
+              this.onUnauthenticated(`event stream: ${reason}`, true);
             },
             malformed: (what) => this.logger.warn({ what }, "Stigg event dropped"),
           },
@@ -154,7 +159,13 @@ export class StiggUpstream implements EntitlementSource {
       edgeBudgetPerMinute: options.edgeBudgetPerMinute,
       metrics: options.metrics,
       logger: options.logger,
-      onUnauthenticated: (message) => this.onUnauthenticated(message),
+      onUnauthenticated: (message) => this.onUnauthenticated(message, false),
+      onUpstreamSuccess: () => {
+        if (this.authFailure === undefined || this.authFailureFinal) return;
+        this.logger.info("Stigg accepts the API key again");
+        this.authFailure = undefined;
+        this.metrics.upstreamAuthValid.set(1);
+      },
       ...(options.secondLevelCache ? { secondLevelCache: options.secondLevelCache } : {}),
       ...(tuning.unstreamedTtlMs !== undefined ? { unstreamedTtlMs: tuning.unstreamedTtlMs } : {}),
       ...(tuning.revalidationConcurrency !== undefined ? { revalidationConcurrency: tuning.revalidationConcurrency } : {}),
@@ -192,9 +203,10 @@ export class StiggUpstream implements EntitlementSource {
     return problems.length > 0 ? { loaded: true, reason: problems.join("; ") } : { loaded: true };
   }
 
-  private onUnauthenticated(message: string): void {
+  private onUnauthenticated(message: string, final: boolean): void {
     if (this.authFailure === undefined) this.logger.error({ reason: message }, "Stigg refused the API key; serving cache and fallbacks");
     this.authFailure ??= message;
+    this.authFailureFinal ||= final;
     this.metrics.upstreamAuthValid.set(0);
   }
 
@@ -210,7 +222,7 @@ export class StiggUpstream implements EntitlementSource {
         if (response.status === 401 || response.status === 403) {
           this.metrics.invalidApiKeyErrors.inc();
           this.metrics.initializationErrors.inc();
-          this.onUnauthenticated(`Edge answered ${response.status} to the SDK configuration request`);
+          this.onUnauthenticated(`Edge answered ${response.status} to the SDK configuration request`, true);
           return;
         }
         if (!response.ok) throw new Error(`Edge answered ${response.status} to the SDK configuration request`);
@@ -223,7 +235,7 @@ export class StiggUpstream implements EntitlementSource {
       this.metrics.initializationErrors.inc();
       if ((error as { kind?: unknown }).kind === "unauthenticated") {
         this.metrics.invalidApiKeyErrors.inc();
-        this.onUnauthenticated(message);
+        this.onUnauthenticated(message, true);
         return;
       }
       this.metrics.networkRequestErrors.inc();

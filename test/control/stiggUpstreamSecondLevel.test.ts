@@ -1,0 +1,110 @@
+// Two control-plane replicas sharing a real redis-server as the second-level cache.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createSecondLevelCache } from "../../control/cache/redis/createSecondLevelCache.ts";
+import { defaultSettings } from "../../control/config/settings.ts";
+import { createLogger } from "../../control/log.ts";
+import { Metrics } from "../../control/metrics/metrics.ts";
+import { EntitlementStore } from "../../control/store/entitlementStore.ts";
+import { StiggUpstream } from "../../control/upstream/stigg/stiggUpstream.ts";
+import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
+import { ACME } from "./stiggUpstreamHarness.ts";
+
+const installed = spawnSync("redis-server", ["--version"], { encoding: "utf8" }).status === 0;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+async function startRedis(): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 5000);
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return {
+    port,
+    async stop() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+function replica(stigg: StiggEmulator, redisPort: number): { upstream: StiggUpstream; store: EntitlementStore } {
+  const logger = createLogger("silent");
+  const metrics = new Metrics({ processMetrics: false });
+  const secondLevelCache = createSecondLevelCache({ ...defaultSettings(), redisEnvironmentPrefix: "eg-test", redisPort, redisHost: "127.0.0.1" }, logger, metrics);
+  assert.ok(secondLevelCache);
+  const store = new EntitlementStore();
+  const upstream = new StiggUpstream({
+    apiKey: stigg.apiKey,
+    apiUrl: stigg.url,
+    edgeApiUrl: stigg.edgeUrl,
+    wsUrl: stigg.wsUrl,
+    cacheMaxSizeBytes: 1024 * 1024,
+    missTimeoutMs: 500,
+    maxStalenessSeconds: 3600,
+    edgeBudgetPerMinute: 6000,
+    store,
+    logger,
+    metrics,
+    secondLevelCache,
+  });
+  return { upstream, store };
+}
+
+test("a customer one replica fetched from Edge is read from Redis by the other, and events keep Redis current", { skip: installed ? false : "redis-server not installed" }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const stigg = await startStiggEmulator({ customers: { acme: ACME } });
+  t.after(() => stigg.close());
+  const a = replica(stigg, redis.port);
+  const b = replica(stigg, redis.port);
+  t.after(() => a.upstream.stop());
+  t.after(() => b.upstream.stop());
+  await a.upstream.start(a.store);
+  await b.upstream.start(b.store);
+  await stigg.waitUntil(() => a.upstream.stream?.healthy === true && b.upstream.stream?.healthy === true, 3000, "both streams");
+  await stigg.waitForSubscription("entitlementsUpdatedV2", 2);
+  // The Redis client connects in the background.
+  await sleep(100);
+
+  assert.equal((await a.upstream.reader.read("acme", undefined)).source, "upstream");
+  assert.equal(stigg.requestCount("entitlements-state", { customerId: "acme" }), 1);
+  await sleep(50); // the Redis write is fire-and-forget
+  const fromRedis = await b.upstream.reader.read("acme", undefined);
+  assert.equal(fromRedis.source, "upstream");
+  assert.equal(fromRedis.entry?.entitlements.length, 2);
+  assert.equal(stigg.requestCount("entitlements-state", { customerId: "acme" }), 1, "replica b did not call Edge");
+  assert.ok(b.store.get("acme"), "and pushed it to its own filters");
+
+  // An update reaches both replicas' stores (each has the stream) and Redis.
+  stigg.setCustomer("acme", { entitlements: { sso: { featureType: "BOOLEAN" } } });
+  await stigg.waitUntil(() => a.store.get("acme")?.value.entitlements.length === 1 && b.store.get("acme")?.value.entitlements.length === 1, 1000, "the update on both");
+  const c = replica(stigg, redis.port);
+  t.after(() => c.upstream.stop());
+  await c.upstream.start(c.store);
+  await stigg.waitUntil(() => c.upstream.stream?.healthy === true, 3000, "replica c's stream");
+  await sleep(100);
+  const third = await c.upstream.reader.read("acme", undefined);
+  assert.equal(third.entry?.entitlements.length, 1, "Redis holds the updated value");
+  assert.equal(stigg.requestCount("entitlements-state", { customerId: "acme" }), 1);
+});
