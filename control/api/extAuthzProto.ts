@@ -66,6 +66,6 @@ export interface WireHeaderValueOption {
 
 export interface WireCheckResponse {
   status: { code: number; message?: string };
-  ok_response?: { headers: WireHeaderValueOption[]; headers_to_remove: string[] };
+  ok_response?: { headers: WireHeaderValueOption[]; headers_to_remove: string[]; response_headers_to_add?: WireHeaderValueOption[] };
   denied_response?: { status: { code: "Forbidden" | "TooManyRequests" }; headers: WireHeaderValueOption[]; body: string };
 }

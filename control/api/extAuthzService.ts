@@ -121,7 +121,8 @@ export class ExtAuthzService {
       return denied(featureId, reason, reason === "RequestedUsageExceedingLimit");
     }
     this.count("allow", "");
-    const remaining = decision.kind === "METERED" ? decision.remaining : undefined;
+    // After this request, as the filter reports it.
+    const remaining = decision.kind === "METERED" && decision.remaining !== undefined ? Math.max(0, decision.remaining - (requestedUsage ?? 0)) : undefined;
     return allowed(customerId, featureId, remaining, strip, false);
   }
 
@@ -152,7 +153,10 @@ function allowed(customerId: string, featureId: string, remaining: number | unde
   if (fallback) headers.push(header("x-entitlement-fallback", "true"));
   // Only names we do not set ourselves: Envoy may apply removals after additions.
   const ours = new Set(headers.map((h) => h.header.key));
-  return { status: { code: GRPC_OK }, ok_response: { headers, headers_to_remove: strip.filter((name) => !ours.has(name)) } };
+  const ok: NonNullable<WireCheckResponse["ok_response"]> = { headers, headers_to_remove: strip.filter((name) => !ours.has(name)) };
+  // The client sees its remaining quota too, as with the filter.
+  if (remaining !== undefined) ok.response_headers_to_add = [header("x-entitlement-remaining", String(remaining))];
+  return { status: { code: GRPC_OK }, ok_response: ok };
 }
 
 function denied(featureId: string, reason: string, tooMany: boolean): WireCheckResponse {
