@@ -8,6 +8,7 @@ import { printSection, sectionMarkdown, type SectionResult } from "./report.ts";
 import { ensureFilterBuilt, ensureNoopBuilt, REPO_ROOT } from "./wasmBuilds.ts";
 import { filterBench } from "./filterBench.ts";
 import { propagationBench } from "./propagationBench.ts";
+import { scaleBench } from "./scaleBench.ts";
 
 interface Section {
   id: string;
@@ -17,6 +18,7 @@ interface Section {
 const SECTIONS: Section[] = [
   { id: "filter", run: filterBench },
   { id: "propagation", run: propagationBench },
+  { id: "scale", run: scaleBench },
 ];
 
 const RESULTS_START = "<!-- bench:results:start -->";
