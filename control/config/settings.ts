@@ -416,12 +416,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: "1 = connect to Redis over TLS (server certificate checked against the system CAs and NODE_EXTRA_CA_CERTS).",
     defaultText: "0",
     defaultValue: false,
-    parse(raw) {
-      const v = raw.trim().toLowerCase();
-      if (v === "1" || v === "true") return { value: true };
-      if (v === "0" || v === "false") return { value: false };
-      return { error: `${JSON.stringify(raw)} is not a boolean (1, 0, true or false)` };
-    },
+    parse: stiggBoolean,
   }),
   spec({
     key: "redisKeysTtlSecs",
@@ -445,11 +440,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: "A Redis read slower than this counts as a miss (the read goes on to Edge); keep it well under Edge latency.",
     defaultText: "50",
     defaultValue: 50,
-    parse(raw) {
-      const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-      if (Number.isInteger(n) && n >= 1 && n <= 60_000) return { value: n };
-      return { error: `${JSON.stringify(raw)} is not a whole number of milliseconds from 1 to 60000` };
-    },
+    parse: (raw) => wholeNumber(raw, 1, 60_000, "milliseconds"),
   }),
 ];
 
