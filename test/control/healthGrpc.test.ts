@@ -29,7 +29,7 @@ async function healthFixture(t: TestContext): Promise<{ api: ApiServerHandle; cl
     readiness: () => (ready ? { ready: true } : { ready: false, reason: "entitlements not loaded yet" }),
     healthPollMs: 20,
   });
-  const client = new loaded.grpc.health.v1.Health(`127.0.0.1:${api.port}`, grpc.credentials.createInsecure()) as HealthClient;
+  const client = new loaded.grpc.health.v1.Health(`127.0.0.1:${api.port}`, grpc.credentials.createInsecure()) as unknown as HealthClient;
   t.after(async () => {
     client.close();
     await api.close(500);
