@@ -234,7 +234,7 @@ export class RedisSecondLevelCache implements SecondLevelCache {
   private fail(op: string, error: string, level: "debug" | "warn" = "debug"): void {
     this.metrics.redisClientErrors.inc();
     this.lastError = `${op}: ${error}`;
-    this.logger[level]({ op, err: error }, "redis cache: operation failed, answered as a miss");
+    this.logger[level]({ op, err: error }, op === "get" ? "redis cache: read failed, answered as a miss" : `redis cache: ${op} failed, skipped`);
   }
 
   private onReady(): void {
