@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   log("entitlement-gate benchmarks");
   for (const line of machineLines(machine)) log(`  ${line}`);
   ensureFilterBuilt(log);
-  ensureNoopBuilt(log);
+  await ensureNoopBuilt(log);
 
   const results: SectionResult[] = [];
   const started = performance.now();

@@ -2,12 +2,14 @@
 // clone has none) and the no-op baseline (rebuilt when its source or the shared binding is newer).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const FILTER_WASM = join(REPO_ROOT, "build/entitlement_gate.wasm");
 export const NOOP_WASM = join(REPO_ROOT, "build/bench-noop.wasm");
-const NOOP_ENTRY = "test/bench/noop/index.ts";
+// `.as` so that tsc (which checks test/**/*.ts) leaves the AssemblyScript source alone.
+const NOOP_ENTRY = "test/bench/noop/noopPlugin.as";
 
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
@@ -29,13 +31,37 @@ export function ensureFilterBuilt(log: (line: string) => void): void {
   run("npm", ["run", "--silent", "build:filter"]);
 }
 
-export function ensureNoopBuilt(log: (line: string) => void): void {
+export async function ensureNoopBuilt(log: (line: string) => void): Promise<void> {
   const sources = Math.max(newestMtime(join(REPO_ROOT, "test/bench/noop")), newestMtime(join(REPO_ROOT, "filter/assembly/binding")));
   if (existsSync(NOOP_WASM) && statSync(NOOP_WASM).mtimeMs >= sources) return;
   log("building the no-op baseline -> build/bench-noop.wasm");
-  // Same compiler options as the filter's release target (asconfig.json), so only the plugin differs.
-  run(join(REPO_ROOT, "node_modules/.bin/asc"), [
-    NOOP_ENTRY, "--outFile", "build/bench-noop.wasm", "--optimizeLevel", "3", "--shrinkLevel", "0",
-    "--runtime", "incremental", "--exportStart", "_initialize", "--use", "abort=filter/assembly/binding/abort/onAbort",
-  ]);
+  const { default: asc } = await import("assemblyscript/asc");
+  // asc sees the .as file under a .ts name in the same folder, so its relative imports resolve.
+  const virtualName = NOOP_ENTRY.replace(/\.as$/, ".virtual.ts");
+  let binary: Uint8Array | undefined;
+  let errors = "";
+  const result = await asc.main(
+    // The filter's release options (asconfig.json), so the two modules differ only in the plugin.
+    [virtualName, "--baseDir", REPO_ROOT, "--outFile", "bench-noop.wasm", "--optimizeLevel", "3", "--shrinkLevel", "0",
+      "--runtime", "incremental", "--exportStart", "_initialize", "--use", "abort=filter/assembly/binding/abort/onAbort", "--noColors"],
+    {
+      readFile: async (name: string, baseDir: string) => {
+        if (name === "asconfig.json") return null;
+        try {
+          return await readFile(name === virtualName ? join(REPO_ROOT, NOOP_ENTRY) : resolve(baseDir, name), "utf8");
+        } catch {
+          return null;
+        }
+      },
+      writeFile: async (name: string, contents: Uint8Array | string) => {
+        if (name.endsWith(".wasm") && typeof contents !== "string") binary = contents;
+      },
+      listFiles: async () => [],
+      stdout: { write: () => true } as unknown as NodeJS.WritableStream,
+      stderr: { write: (text: string | Uint8Array) => ((errors += String(text)), true) } as unknown as NodeJS.WritableStream,
+    } as unknown as Parameters<typeof asc.main>[1],
+  );
+  if (result.error || binary === undefined) throw new Error(`building ${NOOP_ENTRY} failed: ${result.error?.message ?? ""}\n${errors}`);
+  await mkdir(join(REPO_ROOT, "build"), { recursive: true });
+  await writeFile(NOOP_WASM, binary);
 }
