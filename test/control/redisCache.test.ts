@@ -434,9 +434,14 @@ describe("createSecondLevelCache", { skip }, () => {
     assert.equal(createSecondLevelCache({ ...defaultSettings(), redisEnvironmentPrefix: "" }, createLogger("silent"), metrics), undefined);
   });
 
-  test("connects with the ACL user, password and database from the settings, and never logs the password", async () => {
+  test("connects with the ACL user, password and database from the settings, needs only the documented commands, and never logs the password", async () => {
     const password = "s3cret-pa55word";
-    const redis = await startRedis(["--user", "default", "off", "--user", "gate", "on", `>${password}`, "~*", "+@all"]);
+    // "gate" has only what the README says the cache needs; "admin" checks the result.
+    const redis = await startRedis([
+      "--user", "default", "off",
+      "--user", "gate", "on", `>${password}`, "~prod-env:*", "+get", "+set", "+getrange", "+eval", "+evalsha", "+scan", "+unlink", "+select",
+      "--user", "admin", "on", ">admin", "~*", "+@all",
+    ]);
     const { logger, lines } = capturedLogger();
     const metrics = new Metrics({ processMetrics: false });
     const settings = {
@@ -453,9 +458,14 @@ describe("createSecondLevelCache", { skip }, () => {
     opened.push(cache);
     assert.equal(await cache.waitUntilReady(3000), true);
     await cache.set(entry("cust-1", 1), 1_000);
-    const raw = new Redis({ host: "127.0.0.1", port: redis.port, username: "gate", password, db: 3, disconnectTimeout: 50 });
+    assert.equal((await cache.get("cust-1", undefined, 500))?.fetchedAtMs, 1_000);
+    const raw = new Redis({ host: "127.0.0.1", port: redis.port, username: "admin", password: "admin", db: 3, disconnectTimeout: 50 });
     rawClients.push(raw);
     assert.equal(await raw.exists(entryKey("prod-env", "cust-1", undefined)), 1);
+    await cache.delete("cust-1", undefined);
+    await cache.clear();
+    assert.equal(await raw.dbsize(), 0);
+    assert.equal(await metrics.redisClientErrors.get().then((m) => m.values[0]?.value ?? 0), 0);
     assert.ok(lines.some((l) => l.msg === "redis cache: enabled"));
     assert.ok(!JSON.stringify(lines).includes(password));
 
