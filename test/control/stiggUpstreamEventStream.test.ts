@@ -18,7 +18,7 @@ async function startServer(): Promise<Server> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (protocols) => (protocols.has("graphql-transport-ws") ? "graphql-transport-ws" : false) });
   await new Promise<void>((resolve) => wss.once("listening", resolve));
   const address = wss.address();
-  if (typeof address === "string") throw new Error("no port");
+  if (address === null || typeof address === "string") throw new Error("no port");
   const server: Server = {
     url: `ws://127.0.0.1:${address.port}`,
     sockets: [],
