@@ -3,6 +3,7 @@
 import { filterSyncServiceDefinition } from "./grpc/syncProto.ts";
 import { startGrpcServer, type GrpcServerHandle } from "./grpc/grpcServer.ts";
 import { SyncService } from "./grpc/syncService.ts";
+import { startApiServer, type ApiServerHandle } from "./api/apiServer.ts";
 import { startHealthServer, type HealthServerHandle, type Readiness } from "./http/healthServer.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ControlPlaneSettings } from "./config/settings.ts";
@@ -31,6 +32,8 @@ export interface ControlPlaneOptions {
 
 export interface ControlPlane {
   syncPort: number;
+  /** Stigg SidecarService, ext_authz, grpc.health.v1 and reflection (GRPC_PORT). */
+  grpcPort: number;
   httpPort: number;
   store: EntitlementStore;
   source: EntitlementSource;
@@ -58,6 +61,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
 
   let grpcServer: GrpcServerHandle | undefined;
   let httpServer: HealthServerHandle | undefined;
+  let apiServer: ApiServerHandle | undefined;
   let closing: Promise<void> | undefined;
 
   const readiness = (): Readiness => {
@@ -71,6 +75,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await httpServer?.close();
+      await apiServer?.close();
       await grpcServer?.close();
       await source.stop();
     })();
@@ -89,6 +94,17 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       livenessPath: settings.healthEndpointUrl,
       readinessPath: settings.readyEndpointUrl,
       readiness,
+      metrics: {
+        metrics,
+        beforeScrape: () => {
+          metrics.syncClients.set(sync.subscriberCount);
+          // Stigg mode keeps these current from its LRU; the file source has no LRU.
+          if (!stigg) {
+            metrics.cacheEntries.set(store.size);
+            metrics.cacheBytes.set(store.all().reduce((sum, entry) => sum + entry.bytes.length, 0));
+          }
+        },
+      },
     }).catch((err: unknown) => {
       throw listenError("the HTTP server", "HTTP_PORT", settings.httpPort, err);
     });
@@ -101,6 +117,21 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
     ).catch((err: unknown) => {
       throw listenError("the sync gRPC server", "SYNC_PORT", settings.syncPort, err);
     });
+    apiServer = await startApiServer({
+      host: settings.bindAddress,
+      port: settings.grpcPort,
+      reader,
+      usage,
+      store,
+      metrics,
+      logger,
+      entitlementsFallback: settings.entitlementsFallback,
+      extAuthzCustomerHeader: settings.extAuthzCustomerHeader,
+      extAuthzRules: settings.extAuthzRules,
+      readiness,
+    }).catch((err: unknown) => {
+      throw listenError("the API gRPC server", "GRPC_PORT", settings.grpcPort, err);
+    });
   } catch (err) {
     await close();
     throw err;
@@ -108,6 +139,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
 
   return {
     syncPort: grpcServer.port,
+    grpcPort: apiServer.port,
     httpPort: httpServer.port,
     store,
     source,

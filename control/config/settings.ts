@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { getHeapStatistics } from "node:v8";
 import { parseEntitlementsFallback, type EntitlementsFallback } from "../evaluation/fallback.ts";
+import { parseExtAuthzRules, type ExtAuthzRule } from "../api/extAuthzRules.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { shippedFile } from "../shippedFile.ts";
 
@@ -28,7 +29,12 @@ export interface ControlPlaneSettings {
   maxStalenessSeconds: number;
   edgeBudgetPerMinute: number;
   syncPort: number;
+  /** Stigg Sidecar API, ext_authz, grpc.health.v1 and reflection (plaintext HTTP/2). */
+  grpcPort: number;
   httpPort: number;
+  /** Lower-cased request header carrying the customer id for ext_authz Check. */
+  extAuthzCustomerHeader: string;
+  extAuthzRules: ExtAuthzRule[];
   bindAddress: string;
   logLevel: LogLevel;
   healthEndpointUrl: string;
@@ -262,6 +268,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     parse: port,
   }),
   spec({
+    key: "grpcPort",
+    env: "GRPC_PORT",
+    flag: "--grpc-port",
+    group: "Network",
+    help: "Port of the public gRPC server: Stigg's SidecarService, Envoy ext_authz (envoy.service.auth.v3.Authorization), grpc.health.v1 and server reflection; plaintext HTTP/2 (Stigg's default port).",
+    defaultText: "80",
+    defaultValue: 80,
+    parse: port,
+  }),
+  spec({
     key: "httpPort",
     env: "HTTP_PORT",
     flag: "--http-port",
@@ -282,6 +298,34 @@ export const SETTINGS: readonly SettingSpec[] = [
     parse(raw) {
       if (isIP(raw) !== 0 || HOSTNAME.test(raw)) return { value: raw };
       return { error: `${JSON.stringify(raw)} is not an IP address or host name` };
+    },
+  }),
+  spec({
+    key: "extAuthzCustomerHeader",
+    env: "EXT_AUTHZ_CUSTOMER_HEADER",
+    flag: "--ext-authz-customer-header",
+    group: "ext_authz",
+    help: "Request header (as Envoy forwards it in the CheckRequest) carrying the Stigg customer id.",
+    defaultText: "x-customer-id",
+    defaultValue: "x-customer-id",
+    parse(raw) {
+      const name = raw.trim().toLowerCase();
+      if (/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) return { value: name };
+      return { error: `${JSON.stringify(raw)} is not an HTTP header name` };
+    },
+  }),
+  spec({
+    key: "extAuthzRules",
+    env: "EXT_AUTHZ_RULES",
+    flag: "--ext-authz-rules",
+    group: "ext_authz",
+    help: 'JSON path-prefix rules, the filter\'s shape: [{"pathPrefix":"/api/reports","feature":"reports","requestedUsage":1}]. A route\'s context_extensions entitlement_feature wins; no feature = allow.',
+    defaultText: "[] (only context_extensions)",
+    defaultValue: [],
+    parse(raw) {
+      const parsed = parseExtAuthzRules(raw, "");
+      if (parsed.ok) return { value: parsed.rules };
+      return { error: parsed.errors.map((e) => e.replace(/^: /, "")).join("; ") };
     },
   }),
   spec({
@@ -515,6 +559,9 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
   const result = settings as unknown as ControlPlaneSettings;
   if (errors.length === 0 && result.healthEndpointUrl === result.readyEndpointUrl) {
     errors.push(`READY_ENDPOINT_URL: ${JSON.stringify(result.readyEndpointUrl)} is also the liveness path; they must differ`);
+  }
+  if (errors.length === 0 && result.grpcPort !== 0 && (result.grpcPort === result.syncPort || result.grpcPort === result.httpPort)) {
+    errors.push(`GRPC_PORT: ${result.grpcPort} is also ${result.grpcPort === result.syncPort ? "SYNC_PORT" : "HTTP_PORT"}; every server needs its own port`);
   }
   if (errors.length === 0 && result.syncPort !== 0 && result.syncPort === result.httpPort) {
     errors.push(`HTTP_PORT: ${result.httpPort} is also SYNC_PORT; the gRPC and HTTP servers need different ports`);

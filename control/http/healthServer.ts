@@ -1,6 +1,7 @@
-// Liveness and readiness over HTTP (Stigg Sidecar compatible: `{"status":"UP"}`). Liveness never
+// Liveness, readiness and /metrics over HTTP (Stigg Sidecar compatible: `{"status":"UP"}`). Liveness never
 // depends on upstreams, so a Stigg outage cannot get the control plane restarted.
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerMetricsRoute, type MetricsRouteOptions } from "./metricsRoute.ts";
 
 export interface Readiness {
   ready: boolean;
@@ -13,6 +14,8 @@ export interface HealthServerOptions {
   livenessPath: string;
   readinessPath: string;
   readiness: () => Readiness;
+  /** Serves GET /metrics when given. */
+  metrics?: MetricsRouteOptions;
 }
 
 export interface HealthServerHandle {
@@ -30,6 +33,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     if (ready) return { status: "UP" };
     return reply.code(503).send({ status: "DOWN", reason: reason ?? "not ready" });
   });
+  if (options.metrics) registerMetricsRoute(app, options.metrics);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : options.port;
