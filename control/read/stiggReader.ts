@@ -132,7 +132,8 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     const held = this.cache.get(customerId, resource);
     if (held && this.isFresh(held.meta)) {
       this.metrics.cacheHits.inc();
-      if (parent) await parent.catch(() => undefined);
+      // A hit is not held up by the customer-level fetch; it lands in the store when it is done.
+      parent?.catch(() => undefined);
       return { entry: held.entry.value, source: "cache" };
     }
     this.metrics.cacheMisses.inc();

@@ -46,6 +46,19 @@ describe("Stigg reader: reads", () => {
     assert.equal(h.stigg.requestCount("entitlements-state", { customerId: "burst" }), 1);
   });
 
+  test("an entry is re-fetched once an entitlement's validUntil has passed, even with the stream healthy", async () => {
+    h.stigg.setCustomer("promo", { entitlements: { sso: { featureType: "BOOLEAN", validUntil: Date.now() + 300 } } });
+    assert.equal((await h.upstream.reader.read("promo", undefined)).source, "upstream");
+    assert.equal((await h.upstream.reader.read("promo", undefined)).source, "cache");
+    await sleep(350);
+    h.stigg.setFault("edge", { kind: "serverError", status: 500 });
+    // Past validUntil the old value would over-grant: it is not served stale either.
+    assert.equal((await h.upstream.reader.read("promo", undefined)).source, "unavailable");
+    h.stigg.clearFaults();
+    assert.equal((await h.upstream.reader.read("promo", undefined)).source, "upstream");
+    assert.equal(h.stigg.requestCount("entitlements-state", { customerId: "promo" }) >= 3, true);
+  });
+
   test("reload bypasses Edge (GraphQL GetEntitlementsState) and rewrites the cache", async () => {
     await h.upstream.reader.read("acme", undefined);
     const edgeBefore = h.stigg.requestCount("entitlements-state", { customerId: "acme", resourceId: null });
