@@ -13,6 +13,7 @@ function stiggSettings(stigg: StiggEmulator, overrides: Partial<ControlPlaneSett
     ...defaultSettings(),
     syncPort: 0,
     httpPort: 0,
+    grpcPort: 0,
     bindAddress: "127.0.0.1",
     serverApiKey: stigg.apiKey,
     apiUrl: stigg.url,
