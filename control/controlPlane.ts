@@ -30,6 +30,9 @@ export interface ControlPlaneOptions {
   secondLevelCache?: SecondLevelCache;
 }
 
+/** How long in-flight calls may take to finish after a shutdown starts (SHUTDOWN_GRACE_MS). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
+
 export interface ControlPlane {
   syncPort: number;
   /** Stigg SidecarService, ext_authz, grpc.health.v1 and reflection (GRPC_PORT). */
@@ -44,8 +47,12 @@ export interface ControlPlane {
   reader: EntitlementReader;
   usage: UsageWriter;
   readiness(): Readiness;
-  /** Stops accepting, ends streams, stops the source. Safe to call more than once. */
-  close(): Promise<void>;
+  /**
+   * Drains: readiness turns false at once, sync streams are ended, in-flight gRPC calls get `graceMs`
+   * (default DEFAULT_SHUTDOWN_GRACE_MS) before they are cancelled, then the source and the HTTP server
+   * stop. Safe to call more than once (later calls share the first drain).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startControlPlane(settings: ControlPlaneSettings, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -72,12 +79,13 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
     return { ready: true };
   };
 
-  const close = (): Promise<void> => {
+  const close = (graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> => {
+    // Readiness reports "shutting down" from here while the HTTP server stays up, so probes see a 503
+    // rather than a refused connection; it closes last. In-flight calls get `graceMs` to finish.
     closing ??= (async () => {
-      await httpServer?.close();
-      await apiServer?.close();
-      await grpcServer?.close();
+      await Promise.all([apiServer?.close(graceMs), grpcServer?.close(graceMs)]);
       await source.stop();
+      await httpServer?.close();
     })();
     return closing;
   };
