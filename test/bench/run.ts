@@ -9,6 +9,7 @@ import { ensureFilterBuilt, ensureNoopBuilt, REPO_ROOT } from "./wasmBuilds.ts";
 import { filterBench } from "./filterBench.ts";
 import { propagationBench } from "./propagationBench.ts";
 import { scaleBench } from "./scaleBench.ts";
+import { checkBench } from "./checkBench.ts";
 
 interface Section {
   id: string;
@@ -18,6 +19,7 @@ interface Section {
 const SECTIONS: Section[] = [
   { id: "filter", run: filterBench },
   { id: "propagation", run: propagationBench },
+  { id: "check", run: checkBench },
   { id: "scale", run: scaleBench },
 ];
 
