@@ -51,6 +51,8 @@ export interface ControlPlaneSettings {
   /** Negative = keys never expire. */
   redisKeysTtlSecs: number;
   redisTimeoutMs: number;
+  /** Set = `Authorization: Bearer <token>` on /status.json also lists recently changed customer ids. */
+  statusAdminToken?: string;
 }
 
 type Parsed<T> = { value: T } | { error: string };
@@ -485,6 +487,19 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultText: "50",
     defaultValue: 50,
     parse: (raw) => wholeNumber(raw, 1, 60_000, "milliseconds"),
+  }),
+  spec({
+    key: "statusAdminToken",
+    env: "STATUS_ADMIN_TOKEN",
+    flag: "--status-admin-token",
+    group: "Status page",
+    help: "Bearer token for the status page's admin view (recently changed customer ids on /status.json). Never logged; prefer the variable.",
+    defaultText: "unset (no customer data on the status page)",
+    defaultValue: undefined,
+    parse(raw) {
+      if (/^[\x21-\x7e]{16,}$/.test(raw)) return { value: raw };
+      return { error: "is not a usable token (at least 16 printable ASCII characters, no spaces)" };
+    },
   }),
 ];
 
