@@ -137,4 +137,14 @@ describe("filter end to end with a singleton sync role", () => {
     assert.deepEqual(wrong, []);
     assert.equal(decision(await filter.request(req("hooli", "/reports", 1))), "allow");
   });
+
+  it("exposes the sync state, staleness and decision counters as Envoy stats", async () => {
+    await eventually("a tick after the last message", () => envoy.metric("entitlement_sync_staleness_ms") !== undefined);
+    assert.equal(envoy.metric("entitlement_sync_connected"), 1);
+    assert.ok((envoy.metric("entitlement_sync_staleness_ms") ?? Infinity) < 5000);
+    assert.ok((envoy.metric("entitlement_sync_reconnects") ?? 0) >= 1);
+    assert.ok((envoy.metric("entitlement_gate_allowed") ?? 0) > 100);
+    assert.ok((envoy.metric("entitlement_gate_denied_RequestedUsageExceedingLimit") ?? 0) >= 100);
+    assert.ok((envoy.metric("entitlement_gate_misses") ?? 0) >= 1);
+  });
 });

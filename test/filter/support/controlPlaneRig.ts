@@ -20,7 +20,7 @@ export async function startControlPlaneRig(yaml: string, syncPort = 0): Promise<
   const file = join(dir, "entitlements.yaml");
   writeFileSync(file, yaml);
   const settings = (port: number) => ({
-    ...defaultSettings(), entitlementsFile: file, syncPort: port, httpPort: 0, bindAddress: "127.0.0.1", logLevel: "error" as const,
+    ...defaultSettings(), entitlementsFile: file, syncPort: port, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1", logLevel: "error" as const,
   });
   const rig: ControlPlaneRig = {
     cp: await startControlPlane(settings(syncPort)),
