@@ -16,6 +16,8 @@ export interface HealthServerOptions {
   readiness: () => Readiness;
   /** Serves GET /metrics when given. */
   metrics?: MetricsRouteOptions;
+  /** Registers more routes (the status page) before the server listens. */
+  extraRoutes?: (app: FastifyInstance) => void;
 }
 
 export interface HealthServerHandle {
@@ -34,6 +36,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     return reply.code(503).send({ status: "DOWN", reason: reason ?? "not ready" });
   });
   if (options.metrics) registerMetricsRoute(app, options.metrics);
+  options.extraRoutes?.(app);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : options.port;
