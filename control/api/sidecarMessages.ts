@@ -53,7 +53,7 @@ export function wireReason(reason: AccessDeniedReason): WireReason {
 
 export function timestamp(epochMs: number): WireTimestamp {
   const seconds = Math.floor(epochMs / 1000);
-  return { seconds, nanos: (epochMs - seconds * 1000) * 1e6 };
+  return { seconds, nanos: Math.round((epochMs - seconds * 1000) * 1e6) };
 }
 
 /** Protobuf int32: Stigg's numeric value is an int32, so a fractional or huge limit is cut to fit. */
