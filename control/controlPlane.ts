@@ -5,6 +5,8 @@ import { startGrpcServer, type GrpcServerHandle } from "./grpc/grpcServer.ts";
 import { SyncService } from "./grpc/syncService.ts";
 import { startApiServer, type ApiServerHandle } from "./api/apiServer.ts";
 import { startHealthServer, type HealthServerHandle, type Readiness } from "./http/healthServer.ts";
+import { registerStatusRoutes, type StatusPageTuning } from "./http/status/statusRoutes.ts";
+import { describeUpstream } from "./observability/statusReport.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ControlPlaneSettings } from "./config/settings.ts";
 import { createSecondLevelCache } from "./cache/redis/createSecondLevelCache.ts";
@@ -28,6 +30,8 @@ export interface ControlPlaneOptions {
   metrics?: Metrics;
   /** Stigg mode only; defaults to Redis when REDIS_ENVIRONMENT_PREFIX is set. */
   secondLevelCache?: SecondLevelCache;
+  /** Status page sampling and polling periods (tests shorten them). */
+  statusPage?: StatusPageTuning;
 }
 
 /** How long in-flight calls may take to finish after a shutdown starts (SHUTDOWN_GRACE_MS). */
@@ -113,6 +117,16 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
           }
         },
       },
+      extraRoutes: (app) =>
+        registerStatusRoutes(app, {
+          registry: metrics.registry,
+          store,
+          filters: sync,
+          readiness,
+          upstream: () => describeUpstream(stigg ? "stigg" : options.source ? "custom" : "file", source, stigg ? settings.wsEnabled : undefined),
+          ...(settings.statusAdminToken ? { adminToken: settings.statusAdminToken } : {}),
+          ...options.statusPage,
+        }),
     }).catch((err: unknown) => {
       throw listenError("the HTTP server", "HTTP_PORT", settings.httpPort, err);
     });

@@ -76,6 +76,8 @@ export interface StatusReport {
   };
   fallbacks: { windowSeconds: number; byCauseInWindow: Record<string, number>; totalInWindow: number; totals: Record<string, number> };
   admin: boolean;
+  /** Why credentials that came with the request did not open the admin view. */
+  adminError?: string;
   recentChanges?: RecentChange[];
 }
 
@@ -158,4 +160,17 @@ export async function buildStatusReport(sources: StatusSources, footprint: Store
   };
   if (admin) report.recentChanges = sources.recentChanges.list();
   return report;
+}
+
+/** The upstream line of the report, from any EntitlementSource-shaped source. */
+export function describeUpstream(
+  kind: UpstreamKind,
+  source: { readonly description: string; status(): { loaded: boolean; reason?: string } },
+  eventStreamEnabled?: boolean,
+): UpstreamInfo {
+  const status = source.status();
+  const info: UpstreamInfo = { kind, description: source.description, loaded: status.loaded };
+  if (status.reason !== undefined) info.reason = status.reason;
+  if (eventStreamEnabled !== undefined) info.eventStreamEnabled = eventStreamEnabled;
+  return info;
 }
