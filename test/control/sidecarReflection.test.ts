@@ -9,6 +9,8 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import protobuf from "protobufjs";
+import "protobufjs/ext/descriptor/index.js";
 import { startApiServer } from "../../control/api/apiServer.ts";
 import { FileDescriptorProto } from "../../control/api/fileDescriptors.ts";
 import { createLogger } from "../../control/log.ts";
@@ -521,4 +523,28 @@ test("reflection lists the Sidecar, ext_authz and health services, over v1 and v
   const auth = decodeFiles(await ask(reflectionClient(t, port, "v1"), { file_containing_symbol: "envoy.service.auth.v3.Authorization" }));
   assert.equal(auth[0]!.name, "envoy/service/auth/v3/external_auth.proto");
   assert.ok(auth.some((f) => f.name === "envoy/service/auth/v3/attribute_context.proto"), "with its imports");
+});
+
+test("a client can build a working schema from reflection alone and call the server with it", async (t) => {
+  const port = await server(t);
+  const response = await ask(reflectionClient(t, port, "v1"), { file_containing_symbol: "stigg.sidecar.v1.SidecarService" });
+  const set = { file: (response.file_descriptor_response?.file_descriptor_proto ?? []).map((bytes) => FileDescriptorProto.decode(bytes)) };
+  // protobufjs/ext/descriptor adds fromDescriptor at run time; its typings do not declare it.
+  const root = (protobuf.Root as unknown as { fromDescriptor(set: object): protobuf.Root }).fromDescriptor(set);
+  const request = root.lookupType("stigg.sidecar.v1.GetBooleanEntitlementRequest");
+  const reply = root.lookupType("stigg.sidecar.v1.GetBooleanEntitlementResponse");
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  const bytes = await new Promise<Buffer>((resolve, reject) => {
+    client.makeUnaryRequest(
+      "/stigg.sidecar.v1.SidecarService/GetBooleanEntitlement",
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from(request.encode(request.fromObject({ customer_id: "nobody", feature_id: "sso" })).finish()),
+      (err, value) => (err ? reject(err) : resolve(value!)),
+    );
+  });
+  const decoded = reply.toObject(reply.decode(bytes), { enums: String });
+  assert.equal(decoded.has_access ?? false, false);
+  assert.equal(decoded.access_denied_reason, "ACCESS_DENIED_REASON_CUSTOMER_NOT_FOUND");
 });
