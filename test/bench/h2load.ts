@@ -10,8 +10,10 @@ export interface LoadSpec {
   body: Uint8Array;
   clients: number;
   streamsPerClient: number;
-  durationSeconds: number;
-  warmUpSeconds: number;
+  /** Timed run (with warm-up); or `requests` for a fixed number of requests. */
+  durationSeconds?: number;
+  warmUpSeconds?: number;
+  requests?: number;
   /** Paced run: requests per second over all clients. */
   rate?: number;
 }
@@ -37,7 +39,9 @@ export async function runH2load(spec: LoadSpec): Promise<LoadResult> {
     writeFileSync(dataFile, spec.body);
     const args = [
       "-t", "1", "-c", String(spec.clients), "-m", String(spec.streamsPerClient),
-      "-D", String(spec.durationSeconds), `--warm-up-time=${spec.warmUpSeconds}`,
+      ...(spec.requests !== undefined
+        ? ["-n", String(spec.requests)]
+        : ["-D", String(spec.durationSeconds ?? 5), `--warm-up-time=${spec.warmUpSeconds ?? 1}`]),
       "-d", dataFile, "-H", "content-type: application/grpc", "-H", "te: trailers",
       `--log-file=${logFile}`,
     ];

@@ -10,6 +10,7 @@ import { filterBench } from "./filterBench.ts";
 import { propagationBench } from "./propagationBench.ts";
 import { scaleBench } from "./scaleBench.ts";
 import { checkBench } from "./checkBench.ts";
+import { missPathBench } from "./missPathBench.ts";
 
 interface Section {
   id: string;
@@ -20,6 +21,7 @@ const SECTIONS: Section[] = [
   { id: "filter", run: filterBench },
   { id: "propagation", run: propagationBench },
   { id: "check", run: checkBench },
+  { id: "miss", run: missPathBench },
   { id: "scale", run: scaleBench },
 ];
 

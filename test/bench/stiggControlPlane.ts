@@ -1,0 +1,37 @@
+// The Stigg emulator with the benchmark's customers, and a control plane in Stigg mode reading from it
+// (Edge on a miss, single-flight per customer), both in-process on loopback.
+import type { ControlPlane } from "../../control/controlPlane.ts";
+import type { FeatureEntitlement } from "../../control/model/entitlements.ts";
+import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
+import { startControlPlane } from "../../control/controlPlane.ts";
+import { customerId, tenFeaturePlan } from "./benchCustomers.ts";
+import { loopbackSettings } from "./controlPlaneInProcess.ts";
+
+type EmulatedEntitlements = NonNullable<Parameters<StiggEmulator["setCustomer"]>[1]>["entitlements"];
+
+function emulated(plan: FeatureEntitlement[]): EmulatedEntitlements {
+  const out: Record<string, unknown> = {};
+  for (const { featureId, ...rest } of plan) out[featureId] = rest;
+  return out as EmulatedEntitlements;
+}
+
+export async function startStiggWorld(customers: number, edgeLatencyMs: number): Promise<{ stigg: StiggEmulator; cp: ControlPlane; close(): Promise<void> }> {
+  const stigg = await startStiggEmulator({});
+  for (let i = 0; i < customers; i++) stigg.setCustomer(customerId(i), { entitlements: emulated(tenFeaturePlan(i)) });
+  stigg.setFault("edge", { latencyMs: edgeLatencyMs });
+  const cp = await startControlPlane(
+    loopbackSettings({
+      serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl,
+      // Events are not what these sections measure; the stream stays off so only misses reach Stigg.
+      wsEnabled: false,
+    }),
+  );
+  return {
+    stigg,
+    cp,
+    close: async () => {
+      await cp.close();
+      await stigg.close();
+    },
+  };
+}
