@@ -1,0 +1,122 @@
+// /status.json and the page's HTTP contract, against a whole control plane driven through its real
+// Sidecar API and sync stream.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { driveDecisions, eventually, startStatusPlane } from "../observability/support/statusPlane.ts";
+import { StreamReader, syncClient } from "./support/syncClient.ts";
+
+const TOKEN = "status-admin-token-0123456789";
+
+test("serves a self-contained status page whose scripts only run by hash", async (t) => {
+  const plane = await startStatusPlane(t);
+  const response = await fetch(`${plane.baseUrl}/`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/html/);
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  const csp = response.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'sha256-[A-Za-z0-9+/]+=*'/);
+  assert.match(csp, /connect-src 'self'/);
+  const html = await response.text();
+  assert.match(html, /<canvas id="chart"/);
+  // Nothing is fetched from anywhere else: no CDN, no web fonts, no remote scripts or images.
+  assert.doesNotMatch(html, /https?:\/\//);
+  assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|@import|url\(/);
+});
+
+test("reports readiness, the file upstream, cache size and no customer ids without the admin token", async (t) => {
+  const plane = await startStatusPlane(t, { statusAdminToken: TOKEN });
+  const status = await plane.status();
+  assert.deepEqual(status.health, { live: true, ready: true });
+  assert.equal(status.upstream.kind, "file");
+  assert.equal(status.upstream.loaded, true);
+  assert.match(status.upstream.description, /entitlements\.yaml/);
+  assert.equal(status.upstream.eventStreamConnected, null);
+  assert.equal(status.upstream.apiKeyValid, null);
+  assert.deepEqual(status.upstream.errors, { initialization: 0, invalidApiKey: 0, network: 0, redis: 0 });
+  assert.equal(status.cache.entries, plane.cp.store.size);
+  const bytes = plane.cp.store.all().reduce((sum, e) => sum + e.bytes.byteLength, 0);
+  assert.equal(status.cache.bytes, bytes);
+  assert.equal(status.store.version, plane.cp.store.version);
+  assert.equal(status.admin, false);
+  assert.equal("recentChanges" in status, false);
+  const text = JSON.stringify(status);
+  for (const entry of plane.cp.store.all()) assert.equal(text.includes(entry.customerId), false, `${entry.customerId} leaked`);
+});
+
+test("counts decisions per second by result and fallbacks by cause from real Sidecar calls", async (t) => {
+  const plane = await startStatusPlane(t);
+  const before = await plane.status();
+  assert.deepEqual(before.decisions.decisionsInWindow, { allow: 0, deny: 0, fallback: 0 });
+  await driveDecisions(plane, 5);
+  const after = await eventually(
+    "the sampler to see 15 decisions",
+    () => plane.status(),
+    (s) => s.decisions.decisionsInWindow.allow === 5 && s.decisions.decisionsInWindow.deny === 5 && s.decisions.decisionsInWindow.fallback === 5,
+  );
+  assert.deepEqual(after.fallbacks.byCauseInWindow, { feature_type_mismatch: 5 });
+  assert.equal(after.fallbacks.totalInWindow, 5);
+  assert.equal(after.decisions.totals.allow, 5);
+  const { times, decisionsPerSecond } = after.decisions;
+  assert.ok(times.length >= 1);
+  for (const result of ["allow", "deny", "fallback"]) {
+    const series = decisionsPerSecond[result]!;
+    assert.equal(series.length, times.length, result);
+    assert.ok(Math.max(...series) > 0, `${result} rate never rose`);
+  }
+  // Each interval's rate times its length adds back up to the count.
+  const intervals = times.map((time, i) => (i === 0 ? after.decisions.intervalMs : time - times[i - 1]!) / 1000);
+  const allowed = decisionsPerSecond.allow!.reduce((sum, rate, i) => sum + rate * intervals[i]!, 0);
+  assert.ok(Math.abs(allowed - 5) < 2.5, `allow rates integrate to ${allowed}`);
+});
+
+test("counts connected filters from the sync stream", async (t) => {
+  const plane = await startStatusPlane(t);
+  assert.equal((await plane.status()).filters.connected, 0);
+  const client = syncClient(plane.cp.syncPort);
+  t.after(() => client.close());
+  const stream = new StreamReader(client.Subscribe({ nodeId: "envoy-status" }));
+  t.after(() => stream.cancel());
+  await stream.snapshot();
+  const status = await eventually("one connected filter", () => plane.status(), (s) => s.filters.connected === 1);
+  assert.equal(status.filters.connected, 1);
+});
+
+test("lists recently changed customers, newest first, only with the admin token", async (t) => {
+  const plane = await startStatusPlane(t, { statusAdminToken: TOKEN });
+  const usage = { customer_id: "customer-free", feature_id: "feature-api-calls", value: 1 };
+  await plane.sidecar("ReportUsage", usage);
+  await plane.sidecar("ReportUsage", { ...usage, customer_id: "customer-pro" });
+
+  const anonymous = await plane.status();
+  assert.equal(anonymous.admin, false);
+  assert.equal(anonymous.recentChanges, undefined);
+
+  const wrong = await plane.status({ authorization: "Bearer not-the-token-at-all" });
+  assert.equal(wrong.admin, false);
+  assert.equal(wrong.recentChanges, undefined);
+  assert.match(wrong.adminError ?? "", /not STATUS_ADMIN_TOKEN/);
+
+  const admin = await plane.status({ authorization: `Bearer ${TOKEN}` });
+  assert.equal(admin.admin, true);
+  // The initial load counts as changes too; the two usage reports are the newest.
+  assert.deepEqual(
+    admin.recentChanges?.slice(0, 2).map((c) => [c.customerId, c.resourceId]),
+    [
+      ["customer-pro", undefined],
+      ["customer-free", undefined],
+    ],
+  );
+  assert.equal(admin.recentChanges?.length, plane.cp.store.size);
+  assert.equal(admin.recentChanges?.[0]?.version, plane.cp.store.version);
+  assert.equal(admin.recentChanges?.[0]?.removed, false);
+});
+
+test("never opens the admin view when no admin token is configured", async (t) => {
+  const plane = await startStatusPlane(t);
+  await plane.sidecar("ReportUsage", { customer_id: "customer-free", feature_id: "feature-api-calls", value: 1 });
+  const status = await plane.status({ authorization: "Bearer anything-at-all-really" });
+  assert.equal(status.admin, false);
+  assert.equal(status.recentChanges, undefined);
+  assert.match(status.adminError ?? "", /STATUS_ADMIN_TOKEN is not set/);
+});
