@@ -149,3 +149,29 @@ describe("misses the control plane cannot answer", () => {
     }
   });
 });
+
+describe("misses answered with garbage", () => {
+  it("decides by the fallback when the FetchCustomer answer cannot be decoded", async () => {
+    const server = http2.createServer();
+    const sessions = new Set<http2.ServerHttp2Session>();
+    server.on("session", (s) => sessions.add(s));
+    server.on("stream", (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      // A gRPC frame whose protobuf body is truncated mid-field.
+      stream.end(Buffer.from([0, 0, 0, 0, 3, 0x0a, 0x09, 0x0a]));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { host, filter } = await filterFor((server.address() as AddressInfo).port, { policy: "fetch", timeoutMs: 1000 }, { fallback: { reports: { hasAccess: false } } });
+    try {
+      assert.equal(reason(await filter.request(req("garbled"))), "Unknown");
+      assert.equal(host.metric("entitlement_gate_fetch_failures"), 1);
+      assert.equal(host.sharedData(VM_ID).get("eg1/c/garbled"), undefined, "nothing cached from a bad answer");
+      assert.equal(filter.workers.some((w) => w.failed), false);
+    } finally {
+      await host.close();
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -57,6 +57,8 @@ const AT_KEY = String.UTF8.encode(SYNC_AT_KEY);
 const DENY_DETAILS = "entitlement_denied";
 /** The root's tick: miss deadlines and the lease/sync role need it. */
 const TICK_MS: u32 = 50;
+/** Distinct customers fetched at once per worker; a miss beyond it goes to the fallback at once. */
+const MAX_PENDING_FETCHES: i32 = 1024;
 
 /** Requests waiting for one FetchCustomer call. */
 class PendingFetch {
@@ -193,6 +195,10 @@ export class GateRoot extends RootContext {
     if (this.pendingByKey.has(key)) {
       this.pendingByKey.get(key).streamIds.push(stream.id);
       return true;
+    }
+    if (this.pendingByToken.size >= MAX_PENDING_FETCHES) {
+      metrics.fetchFailures.increment();
+      return false;
     }
     const request = encodeFetchCustomerRequest(customerId, resourceId);
     const started = grpcCall(config.missCluster, SYNC_SERVICE, FETCH_CUSTOMER_METHOD, new ArrayBuffer(0), request, config.missTimeoutMs);
