@@ -42,6 +42,29 @@ const WELL_KNOWN_FILES: Readonly<Record<string, string>> = {
   BytesValue: "wrappers",
 };
 
+/** protoc's options of the well-known files protobufjs bundles (its copies carry none). */
+function wellKnownOptions(file: string): Obj | undefined {
+  const base = /^google\/protobuf\/(\w+)\.proto$/.exec(file)?.[1];
+  if (!base || base === "descriptor") return undefined;
+  const camel = base.replace(/(^|_)([a-z])/g, (_m, _u: string, c: string) => c.toUpperCase());
+  return {
+    javaPackage: "com.google.protobuf",
+    javaOuterClassname: `${camel}Proto`,
+    javaMultipleFiles: true,
+    goPackage: `google.golang.org/protobuf/types/known/${base.replace(/_/g, "")}pb`,
+    ccEnableArenas: true,
+    objcClassPrefix: "GPB",
+    csharpNamespace: "Google.Protobuf.WellKnownTypes",
+  };
+}
+
+/** protobufjs's bundled well-known types spell fields in camelCase (`nullValue`); protoc's are snake_case. */
+function protoFieldName(field: protobuf.Field): string {
+  let top: protobuf.ReflectionObject = field.parent as protobuf.ReflectionObject;
+  while (top.parent instanceof protobuf.Type) top = top.parent;
+  return top.filename ? field.name : field.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 const SCALAR_TYPES: Readonly<Record<string, string>> = {
   double: "TYPE_DOUBLE",
   float: "TYPE_FLOAT",
@@ -114,17 +137,20 @@ export class DescriptorBuilder {
   /** The source file of a top-level type, relative to the include dirs (protoc's name). */
   fileOf(object: protobuf.ReflectionObject): string {
     const filename = object.filename;
-    if (filename) {
-      for (const dir of this.includeDirs) {
-        const rel = relative(dir, filename);
-        if (!rel.startsWith("..") && !rel.startsWith("/")) return rel;
-      }
-      return filename;
-    }
+    if (filename) return this.relativeName(filename);
     let top: protobuf.ReflectionObject = object;
     while (top.parent && !(top.parent instanceof protobuf.Root) && !(top.parent.constructor === protobuf.Namespace)) top = top.parent;
     // The rest of google.protobuf that protobufjs bundles is descriptor.proto (options types).
     return `google/protobuf/${WELL_KNOWN_FILES[top.name] ?? "descriptor"}.proto`;
+  }
+
+  private relativeName(filename: string): string {
+    if (!filename.startsWith("/")) return filename;
+    for (const dir of this.includeDirs) {
+      const rel = relative(dir, filename);
+      if (!rel.startsWith("..") && !rel.startsWith("/")) return rel;
+    }
+    return filename;
   }
 
   /** Every file reachable from `root`'s top-level types, encoded, keyed by file name. */
@@ -147,6 +173,12 @@ export class DescriptorBuilder {
     const filesPerPackage = new Map<string, number>();
     for (const { pkg } of files.values()) filesPerPackage.set(pkg, (filesPerPackage.get(pkg) ?? 0) + 1);
 
+    // Dependencies in the order the files were loaded, which follows the import statements.
+    const loadOrder = (root.files as string[]).map((f) => this.relativeName(f));
+    const rank = (file: string): number => {
+      const i = loadOrder.indexOf(file);
+      return i < 0 ? loadOrder.length : i;
+    };
     const out = new Map<string, Uint8Array>();
     for (const [name, { pkg, items }] of files) {
       const deps = new Set<string>();
@@ -159,11 +191,13 @@ export class DescriptorBuilder {
         syntax: "proto3",
       };
       deps.delete(name);
-      file.dependency = [...deps];
+      file.dependency = [...deps].sort((a, b) => rank(a) - rank(b));
       // Package-level options are per package in protobufjs; they describe a file only when the
       // package has one file.
       const ns = pkg ? root.lookup(pkg) : null;
-      if (ns?.options && filesPerPackage.get(pkg) === 1) {
+      const known = wellKnownOptions(name);
+      if (known && !items.some((i) => i.filename)) file.options = known;
+      else if (ns?.options && filesPerPackage.get(pkg) === 1) {
         const options: Obj = {};
         for (const [key, value] of Object.entries(ns.options)) {
           const mapped = FILE_OPTIONS[key];
@@ -184,7 +218,8 @@ export class DescriptorBuilder {
   }
 
   private field(field: protobuf.Field, deps: Set<string>, nestedTypes: Obj[], oneofIndex: Map<protobuf.OneOf, number>): Obj {
-    const out: Obj = { name: field.name, number: field.id, jsonName: jsonName(field.name) };
+    const name = protoFieldName(field);
+    const out: Obj = { name, number: field.id, jsonName: jsonName(name) };
     if (field instanceof protobuf.MapField) {
       const entry = entryName(field.name);
       const valueField = this.scalarOrRef("value", 2, field.type, field.resolvedType, deps);
@@ -195,8 +230,7 @@ export class DescriptorBuilder {
       });
       return { ...out, label: "LABEL_REPEATED", type: "TYPE_MESSAGE", typeName: `.${fullName(field.parent as protobuf.Type)}.${entry}` };
     }
-    Object.assign(out, this.scalarOrRef(field.name, field.id, field.type, field.resolvedType, deps));
-    out.jsonName = jsonName(field.name);
+    Object.assign(out, this.scalarOrRef(name, field.id, field.type, field.resolvedType, deps));
     out.label = field.repeated ? "LABEL_REPEATED" : "LABEL_OPTIONAL";
     if (field.partOf) out.oneofIndex = oneofIndex.get(field.partOf);
     if (field.options?.proto3_optional) out.proto3Optional = true;
