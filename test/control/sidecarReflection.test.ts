@@ -548,3 +548,12 @@ test("a client can build a working schema from reflection alone and call the ser
   assert.equal(decoded.has_access ?? false, false);
   assert.equal(decoded.access_denied_reason, "ACCESS_DENIED_REASON_CUSTOMER_NOT_FOUND");
 });
+
+test("well-known types are served as protoc names them (google.protobuf.Value.null_value, file options)", async (t) => {
+  const port = await server(t);
+  const files = decodeFiles(await ask(reflectionClient(t, port, "v1"), { file_by_filename: "google/protobuf/struct.proto" }));
+  const struct = files.find((f) => f.name === "google/protobuf/struct.proto")!;
+  const value = struct.messageType.find((m) => m.name === "Value")!;
+  assert.deepEqual(value.field!.map((f) => f.name), ["null_value", "number_value", "string_value", "bool_value", "struct_value", "list_value"]);
+  assert.equal(struct.options?.goPackage, "google.golang.org/protobuf/types/known/structpb");
+});
