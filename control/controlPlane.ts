@@ -12,6 +12,7 @@ import type { ControlPlaneSettings } from "./config/settings.ts";
 import { createSecondLevelCache } from "./cache/redis/createSecondLevelCache.ts";
 import type { SecondLevelCache } from "./cache/secondLevelCache.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { serverHardening } from "./security/serverHardening.ts";
 import { OfflineUsageWriter } from "./read/offlineUsageWriter.ts";
 import type { EntitlementReader, UsageWriter } from "./read/readTypes.ts";
 import { StoreReader } from "./read/storeReader.ts";
@@ -69,6 +70,8 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
   const usage: UsageWriter = stigg?.usage ?? new OfflineUsageWriter(store);
   // In Stigg mode a filter's miss becomes an upstream read, like any other API's.
   const sync = new SyncService({ store, logger, heartbeatMs: settings.syncHeartbeatMs, ...(stigg ? { reader } : {}) });
+  // TLS, tokens and limits; throws here, before anything listens, when a certificate file is unusable.
+  const hardening = serverHardening(settings, logger, metrics);
 
   let grpcServer: GrpcServerHandle | undefined;
   let httpServer: HealthServerHandle | undefined;
@@ -106,6 +109,8 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       livenessPath: settings.healthEndpointUrl,
       readinessPath: settings.readyEndpointUrl,
       readiness,
+      ...(hardening.http.tls ? { tls: hardening.http.tls } : {}),
+      protect: hardening.http.protect,
       metrics: {
         metrics,
         beforeScrape: () => {
@@ -136,6 +141,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       settings.syncPort,
       [{ definition: filterSyncServiceDefinition(), handlers: sync.handlers(), beforeClose: () => sync.endAll() }],
       logger,
+      hardening.sync,
     ).catch((err: unknown) => {
       throw listenError("the sync gRPC server", "SYNC_PORT", settings.syncPort, err);
     });
@@ -151,6 +157,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       extAuthzCustomerHeader: settings.extAuthzCustomerHeader,
       extAuthzRules: settings.extAuthzRules,
       readiness,
+      transport: hardening.api,
     }).catch((err: unknown) => {
       throw listenError("the API gRPC server", "GRPC_PORT", settings.grpcPort, err);
     });

@@ -4,6 +4,7 @@ import type { EntitlementsFallback } from "../evaluation/fallback.ts";
 import { startGrpcServer, type GrpcServerHandle, type GrpcServiceRegistration } from "../grpc/grpcServer.ts";
 import type { Readiness } from "../http/healthServer.ts";
 import type { Logger } from "../log.ts";
+import type { GrpcTransport } from "../security/grpcTransport.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { EntitlementReader, UsageWriter } from "../read/readTypes.ts";
 import type { EntitlementStore } from "../store/entitlementStore.ts";
@@ -33,6 +34,8 @@ export interface ApiServerOptions {
   healthPollMs?: number;
   /** Clock for usage-period rollover (tests). */
   now?: () => number;
+  /** TLS, rate limits, in-flight cap and message sizes (control/security/serverHardening.ts). */
+  transport?: GrpcTransport;
 }
 
 export interface ApiServerHandle {
@@ -105,7 +108,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
     health.set(options.readiness === undefined || options.readiness().ready ? "SERVING" : "NOT_SERVING");
   };
-  server = await startGrpcServer(options.host, options.port, registrations, logger);
+  server = await startGrpcServer(options.host, options.port, registrations, logger, options.transport);
   refreshHealth();
   const poll = setInterval(refreshHealth, options.healthPollMs ?? 1000);
   poll.unref();

@@ -8,10 +8,13 @@ import { parseEntitlementsFallback, type EntitlementsFallback } from "../evaluat
 import { parseExtAuthzRules, type ExtAuthzRule } from "../api/extAuthzRules.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { shippedFile } from "../shippedFile.ts";
+import { LIMIT_SETTINGS, type LimitSettings } from "../limits/limitSettings.ts";
+import { TRANSPORT_SECURITY_SETTINGS, transportSecurityErrors, type TransportSecuritySettings } from "../security/securitySettings.ts";
 
 export const DEFAULT_ENTITLEMENTS_FILE = shippedFile("control/defaults/entitlements.yaml");
 
-export interface ControlPlaneSettings {
+/** TLS, tokens and limits are declared next to their code (control/security, control/limits). */
+export interface ControlPlaneSettings extends TransportSecuritySettings, LimitSettings {
   entitlementsFile: string;
   /** Stigg server API key; set (and not OFFLINE) = Stigg is the upstream instead of the file. */
   serverApiKey?: string;
@@ -55,9 +58,9 @@ export interface ControlPlaneSettings {
   statusAdminToken?: string;
 }
 
-type Parsed<T> = { value: T } | { error: string };
+export type Parsed<T> = { value: T } | { error: string };
 
-interface SettingSpec<K extends keyof ControlPlaneSettings = keyof ControlPlaneSettings> {
+export interface SettingSpec<K extends keyof ControlPlaneSettings = keyof ControlPlaneSettings> {
   key: K;
   env: string;
   flag: string;
@@ -501,6 +504,8 @@ export const SETTINGS: readonly SettingSpec[] = [
       return { error: "is not a usable token (at least 16 printable ASCII characters, no spaces)" };
     },
   }),
+  ...TRANSPORT_SECURITY_SETTINGS,
+  ...LIMIT_SETTINGS,
 ];
 
 export type SettingsResult =
@@ -581,5 +586,6 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
   if (errors.length === 0 && result.syncPort !== 0 && result.syncPort === result.httpPort) {
     errors.push(`HTTP_PORT: ${result.httpPort} is also SYNC_PORT; the gRPC and HTTP servers need different ports`);
   }
+  if (errors.length === 0) errors.push(...transportSecurityErrors(result));
   return errors.length > 0 ? { kind: "invalid", errors } : { kind: "run", settings: result };
 }

@@ -1,7 +1,8 @@
-// The control plane's gRPC server (plaintext HTTP/2). Today it carries FilterSync; the Stigg
+// The control plane's gRPC server (HTTP/2; plaintext unless `transport` brings TLS). Today it carries FilterSync; the Stigg
 // Sidecar API, ext_authz and grpc.health.v1 are added to the same server later.
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log.ts";
+import type { GrpcTransport } from "../security/grpcTransport.ts";
 
 export interface GrpcServerHandle {
   server: grpc.Server;
@@ -28,11 +29,17 @@ export async function startGrpcServer(
   port: number,
   services: readonly GrpcServiceRegistration[],
   logger: Logger,
+  /** TLS, interceptors (token, limits) and message-size options; plaintext and unbounded without. */
+  transport: GrpcTransport = {},
 ): Promise<GrpcServerHandle> {
-  const server = new grpc.Server({ "grpc.keepalive_permit_without_calls": 1 });
+  const server = new grpc.Server({
+    "grpc.keepalive_permit_without_calls": 1,
+    ...transport.channelOptions,
+    ...(transport.interceptors && transport.interceptors.length > 0 ? { interceptors: transport.interceptors } : {}),
+  });
   for (const s of services) server.addService(s.definition, s.handlers);
   const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address(host, port), grpc.ServerCredentials.createInsecure(), (err, actual) => (err ? reject(err) : resolve(actual)));
+    server.bindAsync(address(host, port), transport.credentials ?? grpc.ServerCredentials.createInsecure(), (err, actual) => (err ? reject(err) : resolve(actual)));
   });
   let closing: Promise<void> | undefined;
   return {

@@ -1,6 +1,8 @@
 // Liveness, readiness and /metrics over HTTP (Stigg Sidecar compatible: `{"status":"UP"}`). Liveness never
 // depends on upstreams, so a Stigg outage cannot get the control plane restarted.
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
+import type { ReloadingCertificates } from "../security/certificateFiles.ts";
+import { createHttpApp } from "../security/httpSecurity.ts";
 import { registerMetricsRoute, type MetricsRouteOptions } from "./metricsRoute.ts";
 
 export interface Readiness {
@@ -18,6 +20,10 @@ export interface HealthServerOptions {
   metrics?: MetricsRouteOptions;
   /** Registers more routes (the status page) before the server listens. */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** HTTPS (mTLS with a client CA) with a certificate re-read from its files; plain HTTP without. */
+  tls?: ReloadingCertificates;
+  /** Request hooks added before any route (admin token, in-flight cap); told the probe paths to exempt. */
+  protect?: (app: FastifyInstance, probePaths: readonly string[]) => void;
 }
 
 export interface HealthServerHandle {
@@ -28,7 +34,8 @@ export interface HealthServerHandle {
 
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServerHandle> {
   // Request logging stays off: probes arrive every few seconds and would drown the useful lines.
-  const app = Fastify({ logger: false });
+  const app = createHttpApp({ logger: false }, options.tls);
+  options.protect?.(app, [options.livenessPath, options.readinessPath]);
   app.get(options.livenessPath, async () => ({ status: "UP" }));
   app.get(options.readinessPath, async (_request, reply) => {
     const { ready, reason } = options.readiness();
