@@ -68,7 +68,7 @@ const TARGETS: Target[] = [
     method: `/${EXT_AUTHZ_SERVICE}/Check`,
     message: checkRequest(customerId(1), "/reports/q3"),
     // CheckResponse: ok_response is field 3 (denied_response 2).
-    granted: (r) => topLevelFields(r).has(3),
+    granted: (r) => topLevelFields(r).has(3) && r.includes("x-entitlement-decision"),
   },
 ];
 

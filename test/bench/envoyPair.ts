@@ -12,13 +12,13 @@ export interface BenchEnvoy {
   filter: HttpFilter;
 }
 
-export async function startEnvoy(syncPort: number, nodeId: string, workers: number): Promise<BenchEnvoy> {
+export async function startEnvoy(syncPort: number, nodeId: string, workers: number, gateConfig?: object): Promise<BenchEnvoy> {
   const host = new EnvoyHost({ clusters: { control_plane: { host: "127.0.0.1", port: syncPort } } });
   const sync = await host.addSingletonService({
     vmId: VM_ID, rootId: "entitlement_sync", wasm: FILTER_WASM, configuration: JSON.stringify({ cluster: "control_plane", nodeId }),
   });
   if (!sync.configureResult) throw new Error("the sync role rejected its configuration");
-  const filter = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: FILTER_WASM, configuration: GATE_CONFIG, workers });
+  const filter = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: FILTER_WASM, configuration: gateConfig === undefined ? GATE_CONFIG : JSON.stringify(gateConfig), workers });
   if (filter.configureResults.some((ok) => !ok)) throw new Error("a worker rejected the filter configuration");
   return { host, sync, filter };
 }

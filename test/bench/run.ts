@@ -11,6 +11,7 @@ import { propagationBench } from "./propagationBench.ts";
 import { scaleBench } from "./scaleBench.ts";
 import { checkBench } from "./checkBench.ts";
 import { missPathBench } from "./missPathBench.ts";
+import { problemBench } from "./problemBench.ts";
 
 interface Section {
   id: string;
@@ -23,6 +24,7 @@ const SECTIONS: Section[] = [
   { id: "check", run: checkBench },
   { id: "miss", run: missPathBench },
   { id: "scale", run: scaleBench },
+  { id: "problem", run: problemBench },
 ];
 
 const RESULTS_START = "<!-- bench:results:start -->";

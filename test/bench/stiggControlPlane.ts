@@ -4,7 +4,7 @@ import type { ControlPlane } from "../../control/controlPlane.ts";
 import type { FeatureEntitlement } from "../../control/model/entitlements.ts";
 import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
 import { startControlPlane } from "../../control/controlPlane.ts";
-import { customerId, tenFeaturePlan } from "./benchCustomers.ts";
+import { customerId, FEATURES, tenFeaturePlan } from "./benchCustomers.ts";
 import { loopbackSettings } from "./controlPlaneInProcess.ts";
 
 type EmulatedEntitlements = NonNullable<Parameters<StiggEmulator["setCustomer"]>[1]>["entitlements"];
@@ -24,6 +24,7 @@ export async function startStiggWorld(customers: number, edgeLatencyMs: number):
       serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl,
       // Events are not what these sections measure; the stream stays off so only misses reach Stigg.
       wsEnabled: false,
+      extAuthzRules: [{ pathPrefix: "/reports", feature: FEATURES.boolean }],
     }),
   );
   return {
