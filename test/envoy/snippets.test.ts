@@ -20,7 +20,7 @@ import {
   parseSnippet,
   type ParsedSnippet,
   type SnippetPlugin,
-} from "./support/snippetPlugins.ts";
+} from "../../control/cli/snippetPlugins.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const at = (path: string): string => join(ROOT, path);

@@ -1,5 +1,7 @@
-// Reads an envoy/ snippet the way Envoy or Istio would and lists the Wasm plugins it declares (with the
-// exact configuration string, vm_id and root_id the proxy would hand the module) and the clusters it defines.
+// Reads an Envoy bootstrap, an Istio WasmPlugin/EnvoyFilter or a Kubernetes ConfigMap holding an envoy.yaml
+// the way the proxy would, and lists the Wasm plugins it declares (the exact configuration string, vm_id
+// and root_id handed to the module) and the clusters it defines. `validate --envoy-config` and the
+// snippets test use it.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 

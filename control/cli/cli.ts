@@ -1,0 +1,87 @@
+// The `entitlement-gate` command: serve (default), check, validate, envoy-config. No side effects on
+// import: control/cli/main.ts (the bin) and control/main.ts (npm start) call runCli.
+import { readFileSync } from "node:fs";
+import { shippedFile } from "../shippedFile.ts";
+import { runCheck } from "./check.ts";
+import { runEnvoyConfig } from "./envoyConfigCommand.ts";
+import { loadConfigFile, takeConfigFlag, type ConfigFile } from "./options.ts";
+import { runServe } from "./serve.ts";
+import { runValidate } from "./validate.ts";
+
+export const COMMANDS = ["serve", "check", "validate", "envoy-config"] as const;
+
+export function version(): string {
+  try {
+    return (JSON.parse(readFileSync(shippedFile("package.json"), "utf8")) as { version?: string }).version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+export function mainHelp(): string {
+  return [
+    `entitlement-gate ${version()}: Stigg-compatible entitlement enforcement for Envoy.`,
+    "",
+    "Usage: entitlement-gate [command] [options]",
+    "",
+    "Commands:",
+    "  serve         run the control plane (the default command)",
+    "  check         ask a running control plane whether a customer may use a feature (exit 0 allowed, 3 denied)",
+    "  validate      check a filter configuration, an Envoy/Istio file and/or an entitlements file",
+    "  envoy-config  render a ready envoy.yaml (standalone Wasm or ext_authz)",
+    "",
+    "Options for every command:",
+    "  --config <file.yaml>  settings file: top-level keys are settings (SYNC_PORT: 9100, or sync-port / syncPort),",
+    "                        sections serve:, check:, validate:, envoy-config: hold a command's options by flag name",
+    "  -h, --help            help for the command",
+    "  -v, --version         print the version",
+    "",
+    "Precedence: flag > environment variable > --config file > default.",
+    "Run `entitlement-gate <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+/** Runs a command; resolves to the exit code, or undefined when the command keeps running (serve). */
+export async function runCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number | undefined> {
+  const first = argv[0];
+  if (first === "--version" || first === "-v" || first === "version") {
+    process.stdout.write(version() + "\n");
+    return 0;
+  }
+  if (first === "--help" || first === "-h" || first === "help") {
+    process.stdout.write(mainHelp() + "\n");
+    return 0;
+  }
+  const isCommand = first !== undefined && (COMMANDS as readonly string[]).includes(first);
+  if (first !== undefined && !isCommand && !first.startsWith("-")) {
+    process.stderr.write(`entitlement-gate: unknown command ${JSON.stringify(first)} (commands: ${COMMANDS.join(", ")})\n`);
+    return 2;
+  }
+  const command = isCommand ? first : "serve";
+  const taken = takeConfigFlag(isCommand ? argv.slice(1) : argv);
+  if (taken.error) {
+    process.stderr.write(`entitlement-gate: ${taken.error}\n`);
+    return 2;
+  }
+  let file: ConfigFile | undefined;
+  if (taken.path !== undefined) {
+    const loaded = loadConfigFile(taken.path);
+    if ("error" in loaded) {
+      process.stderr.write(`entitlement-gate: ${loaded.error}\n`);
+      return 2;
+    }
+    file = loaded.file;
+  }
+  switch (command) {
+    case "check":
+      return runCheck(taken.rest, env, file);
+    case "validate":
+      return runValidate(taken.rest, env, file);
+    case "envoy-config":
+      return runEnvoyConfig(taken.rest, env, file);
+    default:
+      await runServe(taken.rest, env, file);
+      return undefined;
+  }
+}
+
