@@ -15,15 +15,19 @@ function emulated(plan: FeatureEntitlement[]): EmulatedEntitlements {
   return out as EmulatedEntitlements;
 }
 
-export async function startStiggWorld(customers: number, edgeLatencyMs: number): Promise<{ stigg: StiggEmulator; cp: ControlPlane; close(): Promise<void> }> {
+export function emulatedPlan(plan: FeatureEntitlement[]): EmulatedEntitlements {
+  return emulated(plan);
+}
+
+export async function startStiggWorld(customers: number, edgeLatencyMs: number, events = false): Promise<{ stigg: StiggEmulator; cp: ControlPlane; close(): Promise<void> }> {
   const stigg = await startStiggEmulator({});
   for (let i = 0; i < customers; i++) stigg.setCustomer(customerId(i), { entitlements: emulated(tenFeaturePlan(i)) });
   stigg.setFault("edge", { latencyMs: edgeLatencyMs });
   const cp = await startControlPlane(
     loopbackSettings({
       serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl,
-      // Events are not what these sections measure; the stream stays off so only misses reach Stigg.
-      wsEnabled: false,
+      // Only the propagation section wants events; elsewhere only misses reach Stigg.
+      wsEnabled: events,
       extAuthzRules: [{ pathPrefix: "/reports", feature: FEATURES.boolean }],
     }),
   );
