@@ -26,8 +26,9 @@ function newestMtime(dir: string): number {
 }
 
 export function ensureFilterBuilt(log: (line: string) => void): void {
-  if (existsSync(FILTER_WASM)) return;
-  log("build/entitlement_gate.wasm is missing: running npm run build:filter");
+  const sources = newestMtime(join(REPO_ROOT, "filter/assembly"));
+  if (existsSync(FILTER_WASM) && statSync(FILTER_WASM).mtimeMs >= sources) return;
+  log(`build/entitlement_gate.wasm is ${existsSync(FILTER_WASM) ? "older than filter/assembly" : "missing"}: running npm run build:filter`);
   run("npm", ["run", "--silent", "build:filter"]);
 }
 
