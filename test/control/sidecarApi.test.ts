@@ -478,3 +478,26 @@ test("releases the reader's work when the client cancels", async (t) => {
   call.cancel();
   assert.equal(await aborted, true);
 });
+
+test("GetEntitlement with the reader down picks the fallback's kind from the options, as Stigg's SDK does", async (t) => {
+  const f = await sidecarFixture(t, { reader: failingReader });
+  const metered = await f.call("GetEntitlement", { customer_id: "acme", feature_id: "x", options: { requested_usage: 1 } });
+  assert.equal(metered.entitlement, "metered");
+  assert.equal(metered.is_fallback, true);
+  const enumKind = await f.call("GetEntitlement", { customer_id: "acme", feature_id: "x", options: { requested_values: ["eu"] } });
+  assert.equal(enumKind.entitlement, "enum");
+  const numeric = await f.call("GetEntitlement", { customer_id: "acme", feature_id: "x", options: { fallback: { has_access: true, value: 4 } } });
+  assert.equal(numeric.entitlement, "numeric");
+  assert.equal(numeric.has_access, true);
+  assert.deepEqual(numeric.numeric, { value: 4, is_unlimited: false });
+  const boolean = await f.call("GetEntitlement", { customer_id: "acme", feature_id: "x" });
+  assert.equal(boolean.entitlement, "boolean");
+});
+
+test("a known customer asked about an unknown resource is CUSTOMER_RESOURCE_NOT_FOUND", async (t) => {
+  const f = await sidecarFixture(t);
+  const response = await f.call("GetBooleanEntitlement", { customer_id: "acme", feature_id: "sso", resource_id: "site-9" });
+  assert.equal(response.access_denied_reason, "ACCESS_DENIED_REASON_CUSTOMER_RESOURCE_NOT_FOUND");
+  const all = await f.call("GetEntitlements", { customer_id: "acme", resource_id: "" });
+  assert.equal((all.entitlements as unknown[]).length, 6, "an empty resource_id means the customer itself");
+});
