@@ -2,11 +2,7 @@
 // import: control/cli/main.ts (the bin) and control/main.ts (npm start) call runCli.
 import { readFileSync } from "node:fs";
 import { shippedFile } from "../shippedFile.ts";
-import { runCheck } from "./check.ts";
-import { runEnvoyConfig } from "./envoyConfigCommand.ts";
 import { loadConfigFile, takeConfigFlag, type ConfigFile } from "./options.ts";
-import { runServe } from "./serve.ts";
-import { runValidate } from "./validate.ts";
 
 export const COMMANDS = ["serve", "check", "validate", "envoy-config"] as const;
 
@@ -72,15 +68,17 @@ export async function runCli(argv: readonly string[], env: Readonly<Record<strin
     }
     file = loaded.file;
   }
+  // Each command loads only its own modules: `envoy-config` and `check` start in a fraction of the
+  // time the whole control plane takes to import.
   switch (command) {
     case "check":
-      return runCheck(taken.rest, env, file);
+      return (await import("./check.ts")).runCheck(taken.rest, env, file);
     case "validate":
-      return runValidate(taken.rest, env, file);
+      return (await import("./validate.ts")).runValidate(taken.rest, env, file);
     case "envoy-config":
-      return runEnvoyConfig(taken.rest, env, file);
+      return (await import("./envoyConfigCommand.ts")).runEnvoyConfig(taken.rest, env, file);
     default:
-      await runServe(taken.rest, env, file);
+      await (await import("./serve.ts")).runServe(taken.rest, env, file);
       return undefined;
   }
 }
