@@ -37,7 +37,7 @@ try {
   process.exit(2);
 }
 
-const settings = { ...defaultSettings(), syncPort: 0, httpPort: 0, bindAddress: "127.0.0.1" };
+const settings = { ...defaultSettings(), syncPort: 0, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1" };
 if (process.env.ENTITLEMENTS_FILE) settings.entitlementsFile = process.env.ENTITLEMENTS_FILE;
 const cp = await startControlPlane(settings, { logger: createLogger(watch ? "info" : "warn") });
 const envoy = new EnvoyHost({ clusters: { control_plane: { host: "127.0.0.1", port: cp.syncPort } } });

@@ -24,7 +24,7 @@ async function tempFile(t: { after(fn: () => Promise<void>): void }, text: strin
 
 test("starts the whole control plane on free ports with the embedded catalogue", async (t) => {
   const plane = await startControlPlane(
-    { ...defaultSettings(), syncPort: 0, httpPort: 0, bindAddress: "127.0.0.1" },
+    { ...defaultSettings(), syncPort: 0, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1" },
     { logger: createLogger("silent") },
   );
   t.after(() => plane.close());
@@ -56,7 +56,7 @@ test("starts the whole control plane on free ports with the embedded catalogue",
 test("pushes a file edit to a connected subscriber end to end", async (t) => {
   const path = await tempFile(t, "customers:\n  a: { entitlements: { seats: { featureType: NUMBER, meterType: None, usageLimit: 1 } } }\n");
   const plane = await startControlPlane(
-    { ...defaultSettings(), entitlementsFile: path, syncPort: 0, httpPort: 0, bindAddress: "127.0.0.1" },
+    { ...defaultSettings(), entitlementsFile: path, syncPort: 0, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1" },
     { logger: createLogger("silent") },
   );
   t.after(() => plane.close());
@@ -75,7 +75,7 @@ test("pushes a file edit to a connected subscriber end to end", async (t) => {
 test("is not ready while the entitlements file is invalid", async (t) => {
   const path = await tempFile(t, "customers:\n  a: { entitlements: { seats: { featureType: NUMBER, usageLimit: -1 } } }\n");
   const plane = await startControlPlane(
-    { ...defaultSettings(), entitlementsFile: path, syncPort: 0, httpPort: 0, bindAddress: "127.0.0.1" },
+    { ...defaultSettings(), entitlementsFile: path, syncPort: 0, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1" },
     { logger: createLogger("silent") },
   );
   t.after(() => plane.close());
@@ -87,7 +87,7 @@ test("is not ready while the entitlements file is invalid", async (t) => {
 });
 
 test("fails to start with a message naming SYNC_PORT when the port is taken", async (t) => {
-  const settings = { ...defaultSettings(), syncPort: 0, httpPort: 0, bindAddress: "127.0.0.1" };
+  const settings = { ...defaultSettings(), syncPort: 0, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1" };
   const first = await startControlPlane(settings, { logger: createLogger("silent") });
   t.after(() => first.close());
   await assert.rejects(

@@ -71,7 +71,7 @@ describe("foundation end to end: file -> control plane -> sync role -> filter wo
     file = join(dir, "entitlements.yaml");
     writeFileSync(file, CATALOGUE(true));
     cp = await startControlPlane(
-      { ...defaultSettings(), entitlementsFile: file, syncPort: 0, httpPort: 0, bindAddress: "127.0.0.1", logLevel: "error" },
+      { ...defaultSettings(), entitlementsFile: file, syncPort: 0, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1", logLevel: "error" },
     );
     envoy = new EnvoyHost({ clusters: { control_plane: { host: "127.0.0.1", port: cp.syncPort } } });
     const sync = await envoy.addSingletonService({
