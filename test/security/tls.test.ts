@@ -11,6 +11,9 @@ import { failure, firstStreamMessage, unaryCall } from "./support/grpcCalls.ts";
 import { apiDefinitions, client, plane, SYNC } from "./support/plane.ts";
 import { eventually, servedCertificate } from "./support/tlsProbe.ts";
 
+// Name the server by its DNS SAN: an IP address as the TLS server name is deprecated (RFC 6066).
+const SNI = { "grpc.ssl_target_name_override": "localhost" };
+
 const skip = opensslMissing();
 if (skip) console.log(`# skipping TLS tests: ${skip}`);
 
@@ -39,7 +42,7 @@ test("serves FilterSync over TLS to a client that trusts the CA, and not to a pl
   const p = certs();
   const server = p.server("sync-tls");
   const cp = await plane(t, { syncTlsCertFile: server.certFile, syncTlsKeyFile: server.keyFile });
-  const first = await firstStreamMessage<{ kind: string }>(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca)), SYNC, "Subscribe", { nodeId: "envoy-tls" });
+  const first = await firstStreamMessage<{ kind: string }>(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca), SNI), SYNC, "Subscribe", { nodeId: "envoy-tls" });
   assert.equal(first.kind, "MESSAGE_KIND_SNAPSHOT");
   const plain = await failure(firstStreamMessage(client(t, cp.syncPort), SYNC, "Subscribe", { nodeId: "plain" }, { deadlineMs: 1500 }));
   assert.ok([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(plain.code), `plaintext got ${plain.code}`);
@@ -49,15 +52,15 @@ test("mutual TLS refuses a client without a certificate or with one from another
   const p = certs();
   const server = p.server("sync-mtls");
   const cp = await plane(t, { syncTlsCertFile: server.certFile, syncTlsKeyFile: server.keyFile, syncTlsClientCaFile: p.caFile });
-  const noCert = await failure(firstStreamMessage(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca)), SYNC, "Subscribe", { nodeId: "anon" }, { deadlineMs: 1500 }));
+  const noCert = await failure(firstStreamMessage(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca), SNI), SYNC, "Subscribe", { nodeId: "anon" }, { deadlineMs: 1500 }));
   assert.ok([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(noCert.code), `no client certificate got ${noCert.code}`);
   const stranger = p.client("stranger", true);
   const foreign = await failure(
-    firstStreamMessage(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca, stranger.key, stranger.cert)), SYNC, "Subscribe", { nodeId: "stranger" }, { deadlineMs: 1500 }),
+    firstStreamMessage(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca, stranger.key, stranger.cert), SNI), SYNC, "Subscribe", { nodeId: "stranger" }, { deadlineMs: 1500 }),
   );
   assert.ok([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(foreign.code), `foreign client certificate got ${foreign.code}`);
   const envoy = p.client("envoy");
-  const first = await firstStreamMessage<{ kind: string }>(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca, envoy.key, envoy.cert)), SYNC, "Subscribe", { nodeId: "envoy" });
+  const first = await firstStreamMessage<{ kind: string }>(client(t, cp.syncPort, grpc.credentials.createSsl(p.ca, envoy.key, envoy.cert), SNI), SYNC, "Subscribe", { nodeId: "envoy" });
   assert.equal(first.kind, "MESSAGE_KIND_SNAPSHOT");
 });
 
@@ -70,14 +73,14 @@ test("serves a certificate replaced on disk to new connections without a restart
   copyFileSync(before.certFile, live.certFile);
   copyFileSync(before.keyFile, live.keyFile);
   const cp = await plane(t, { syncTlsCertFile: live.certFile, syncTlsKeyFile: live.keyFile, tlsReloadIntervalMs: 100 });
-  const c = client(t, cp.syncPort, grpc.credentials.createSsl(p.ca));
+  const c = client(t, cp.syncPort, grpc.credentials.createSsl(p.ca), SNI);
   await firstStreamMessage(c, SYNC, "Subscribe", { nodeId: "before" });
   assert.equal(await servedCertificate(cp.syncPort, { ca: p.ca }), before.fingerprint);
 
   copyFileSync(after.keyFile, live.keyFile);
   copyFileSync(after.certFile, live.certFile);
   await eventually(async () => (await servedCertificate(cp.syncPort, { ca: p.ca })) === after.fingerprint);
-  const fresh = client(t, cp.syncPort, grpc.credentials.createSsl(p.ca));
+  const fresh = client(t, cp.syncPort, grpc.credentials.createSsl(p.ca), SNI);
   const first = await firstStreamMessage<{ kind: string }>(fresh, SYNC, "Subscribe", { nodeId: "after" });
   assert.equal(first.kind, "MESSAGE_KIND_SNAPSHOT");
 });
@@ -95,7 +98,7 @@ test("keeps serving the previous certificate while the files on disk do not fit 
   await new Promise((r) => setTimeout(r, 350));
   assert.equal(await servedCertificate(cp.grpcPort, { ca: p.ca }), good.fingerprint);
   const answer = await unaryCall<{ has_access: boolean }>(
-    client(t, cp.grpcPort, grpc.credentials.createSsl(p.ca)),
+    client(t, cp.grpcPort, grpc.credentials.createSsl(p.ca), SNI),
     apiDefinitions().sidecar,
     "GetBooleanEntitlement",
     { customer_id: "customer-free", feature_id: "feature-reports" },

@@ -9,7 +9,7 @@ export interface TlsClientIdentity {
 
 export function servedCertificate(port: number, identity: TlsClientIdentity, alpn = "h2"): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, ca: identity.ca, ALPNProtocols: [alpn], ...(identity.cert ? { cert: identity.cert, key: identity.key } : {}) });
+    const socket = connect({ host: "127.0.0.1", servername: "localhost", port, ca: identity.ca, ALPNProtocols: [alpn], ...(identity.cert ? { cert: identity.cert, key: identity.key } : {}) });
     socket.setTimeout(3000, () => socket.destroy(new Error("TLS handshake timed out")));
     socket.once("secureConnect", () => {
       const fingerprint = socket.getPeerCertificate().fingerprint256;

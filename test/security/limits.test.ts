@@ -1,0 +1,203 @@
+// Bounds: message sizes, streams per connection, the per-client check rate, the in-flight caps.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect as http2Connect } from "node:http2";
+import * as grpc from "@grpc/grpc-js";
+import { startGrpcServer } from "../../control/grpc/grpcServer.ts";
+import { startHealthServer } from "../../control/http/healthServer.ts";
+import { inflightInterceptor, methodsNamed } from "../../control/limits/grpcLimitInterceptors.ts";
+import { InflightLimiter } from "../../control/limits/inflightLimit.ts";
+import { PeerRateLimiter } from "../../control/limits/peerRateLimiter.ts";
+import { createLogger } from "../../control/log.ts";
+import { loadHealthPackage } from "../../control/api/grpcHealth.ts";
+import { defaultSettings } from "../../control/config/settings.ts";
+import { serverHardening, UPSTREAM_BOUND_METHODS } from "../../control/security/serverHardening.ts";
+import { customer } from "../control/support/syncFixture.ts";
+import { failure, firstStreamMessage, unaryCall } from "./support/grpcCalls.ts";
+import { apiDefinitions, client, plane, SYNC } from "./support/plane.ts";
+
+const silent = createLogger("silent");
+
+function healthDefinition(): grpc.ServiceDefinition {
+  const pkg = grpc.loadPackageDefinition(loadHealthPackage()) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
+  return pkg.grpc.health.v1.Health.service;
+}
+const BOOLEAN = { customer_id: "customer-free", feature_id: "feature-reports" };
+
+test("refuses a request larger than MAX_RECEIVE_MESSAGE_BYTES with RESOURCE_EXHAUSTED naming the limit", async (t) => {
+  const cp = await plane(t, { maxReceiveMessageBytes: 1024 });
+  const c = client(t, cp.grpcPort);
+  const started = performance.now();
+  const err = await failure(unaryCall(c, apiDefinitions().sidecar, "GetBooleanEntitlement", { customer_id: "c".repeat(4000), feature_id: "f" }));
+  assert.equal(err.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(err.details, /larger than max \(\d+ vs\.? 1024\)/);
+  assert.ok(performance.now() - started < 1000);
+  // The same server still answers a request within the limit.
+  const ok = await unaryCall<{ has_access: boolean }>(c, apiDefinitions().sidecar, "GetBooleanEntitlement", BOOLEAN);
+  assert.equal(typeof ok.has_access, "boolean");
+  // And the sync port has the same bound.
+  const sync = await failure(unaryCall(client(t, cp.syncPort), SYNC, "FetchCustomer", { customerId: "x".repeat(4000) }));
+  assert.equal(sync.code, grpc.status.RESOURCE_EXHAUSTED);
+});
+
+test("refuses to send a message larger than MAX_SEND_MESSAGE_BYTES with RESOURCE_EXHAUSTED", async (t) => {
+  const cp = await plane(t, { maxSendMessageBytes: 1024 });
+  for (let i = 0; i < 50; i++) cp.store.upsert(customer(`bulk-${i}`));
+  const err = await failure(firstStreamMessage(client(t, cp.syncPort), SYNC, "Subscribe", { nodeId: "envoy" }));
+  assert.equal(err.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(err.details, /Sent message larger than max \(\d+ vs\. 1024\)/);
+});
+
+test("advertises MAX_CONCURRENT_STREAMS to HTTP/2 clients", async (t) => {
+  const cp = await plane(t, { maxConcurrentStreams: 7 });
+  for (const port of [cp.syncPort, cp.grpcPort]) {
+    const session = http2Connect(`http://127.0.0.1:${port}`);
+    t.after(() => session.destroy());
+    const settings = await new Promise<{ maxConcurrentStreams?: number }>((resolve, reject) => {
+      session.once("remoteSettings", resolve);
+      session.once("error", reject);
+    });
+    assert.equal(settings.maxConcurrentStreams, 7);
+  }
+});
+
+test("rate limits direct checks per client: over CHECK_RATE_LIMIT_PER_SECOND gets RESOURCE_EXHAUSTED at once, health is not limited", async (t) => {
+  const cp = await plane(t, { checkRateLimitPerSecond: 5, checkRateLimitBurst: 3 });
+  const c = client(t, cp.grpcPort);
+  const { sidecar, extAuthz } = apiDefinitions();
+  for (let i = 0; i < 3; i++) await unaryCall(c, sidecar, "GetBooleanEntitlement", BOOLEAN);
+  const started = performance.now();
+  const err = await failure(unaryCall(c, extAuthz, "Check", { attributes: { request: { http: { path: "/", headers: {} } } } }));
+  assert.equal(err.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(err.details, /CHECK_RATE_LIMIT_PER_SECOND/);
+  assert.ok(performance.now() - started < 500, "refused without waiting");
+  // Health is not a check call: it answers while checks are refused.
+  const health = await unaryCall<{ status: string }>(c, healthDefinition(), "Check", { service: "" });
+  assert.equal(health.status, "SERVING");
+  // A token comes back every 200 ms.
+  await new Promise((r) => setTimeout(r, 250));
+  await unaryCall(c, sidecar, "GetBooleanEntitlement", BOOLEAN);
+});
+
+test("a token bucket per peer: another address keeps its own budget, and the table of peers stays bounded", () => {
+  let now = 0;
+  const limiter = new PeerRateLimiter({ ratePerSecond: 1, burst: 2, maxPeers: 3, nowMs: () => now });
+  assert.deepEqual([limiter.tryTake("a"), limiter.tryTake("a"), limiter.tryTake("a")], [true, true, false]);
+  assert.equal(limiter.tryTake("b"), true);
+  now += 1000;
+  assert.equal(limiter.tryTake("a"), true);
+  for (const peer of ["c", "d", "e", "f"]) limiter.tryTake(peer);
+  assert.equal(limiter.peers, 3);
+});
+
+test("caps calls in progress: over the cap gets RESOURCE_EXHAUSTED at once, the slot comes back when a call ends or is cancelled", async (t) => {
+  const limiter = new InflightLimiter(2);
+  const pending: (() => void)[] = [];
+  const server = await startGrpcServer(
+    "127.0.0.1",
+    0,
+    [
+      {
+        definition: SYNC,
+        handlers: {
+          // A fetch that waits on "the upstream" until the test lets it go.
+          FetchCustomer: (call: grpc.ServerUnaryCall<{ customerId: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+            if (call.request.customerId === "fast") return callback(null, { version: "1" });
+            pending.push(() => callback(null, { version: "1" }));
+          },
+          Subscribe: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
+          ReportUsage: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, { accepted: 0 }),
+        },
+      },
+    ],
+    silent,
+    { interceptors: [inflightInterceptor({ limiter, methods: methodsNamed(UPSTREAM_BOUND_METHODS), settingName: "MAX_INFLIGHT_UPSTREAM" })] },
+  );
+  t.after(() => server.close(100));
+  const c = client(t, server.port);
+  const first = unaryCall(c, SYNC, "FetchCustomer", { customerId: "slow-1" });
+  const cancelled = new AbortController();
+  const second = new Promise<grpc.ServiceError>((resolve) => {
+    const call = c.makeUnaryRequest(
+      SYNC.FetchCustomer!.path,
+      SYNC.FetchCustomer!.requestSerialize,
+      SYNC.FetchCustomer!.responseDeserialize,
+      { customerId: "slow-2" },
+      new grpc.Metadata(),
+      { deadline: Date.now() + 3000 },
+      (err) => resolve(err!),
+    );
+    cancelled.signal.addEventListener("abort", () => call.cancel());
+  });
+  while (limiter.inflight < 2) await new Promise((r) => setTimeout(r, 5));
+
+  const started = performance.now();
+  const refused = await failure(unaryCall(c, SYNC, "FetchCustomer", { customerId: "fast" }));
+  assert.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(refused.details, /2 calls already in progress \(MAX_INFLIGHT_UPSTREAM\)/);
+  assert.ok(performance.now() - started < 500, "refused without queueing");
+  // Methods outside the cap are not affected.
+  await unaryCall(c, SYNC, "ReportUsage", { nodeId: "n", increments: [] });
+
+  cancelled.abort();
+  assert.equal((await second).code, grpc.status.CANCELLED);
+  while (limiter.inflight > 1) await new Promise((r) => setTimeout(r, 5));
+  await unaryCall(c, SYNC, "FetchCustomer", { customerId: "fast" });
+  pending[0]!();
+  await first;
+  assert.equal(limiter.inflight, 0);
+});
+
+test("HTTP over HTTP_MAX_INFLIGHT answers 503 with Retry-After at once while probes still answer", async (t) => {
+  const hardening = serverHardening({ ...defaultSettings(), httpMaxInflight: 1 }, silent);
+  let release: (() => void) | undefined;
+  const http = await startHealthServer({
+    host: "127.0.0.1",
+    port: 0,
+    livenessPath: "/livez",
+    readinessPath: "/readyz",
+    readiness: () => ({ ready: true }),
+    protect: hardening.http.protect,
+    extraRoutes: (app) => {
+      app.get("/slow", () => new Promise((resolve) => (release = () => resolve({ ok: true }))));
+      app.get("/admin/ping", async () => ({ pong: true }));
+    },
+  });
+  t.after(() => http.close());
+  const base = `http://127.0.0.1:${http.port}`;
+  const slow = fetch(`${base}/slow`);
+  while (!release) await new Promise((r) => setTimeout(r, 5));
+  const over = await fetch(`${base}/slow`);
+  assert.equal(over.status, 503);
+  assert.equal(over.headers.get("retry-after"), "1");
+  assert.match(((await over.json()) as { reason: string }).reason, /HTTP_MAX_INFLIGHT/);
+  assert.equal((await fetch(`${base}/livez`)).status, 200);
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  release();
+  assert.equal((await slow).status, 200);
+  // Without STATUS_ADMIN_TOKEN the admin namespace is closed.
+  assert.equal((await fetch(`${base}/admin/ping`)).status, 403);
+});
+
+test("admin routes need STATUS_ADMIN_TOKEN as a bearer token", async (t) => {
+  const token = "admin-token-0123456789abcdef";
+  const hardening = serverHardening({ ...defaultSettings(), statusAdminToken: token }, silent);
+  const http = await startHealthServer({
+    host: "127.0.0.1",
+    port: 0,
+    livenessPath: "/livez",
+    readinessPath: "/readyz",
+    readiness: () => ({ ready: true }),
+    protect: hardening.http.protect,
+    extraRoutes: (app) => app.get("/admin/ping", async () => ({ pong: true })),
+  });
+  t.after(() => http.close());
+  const base = `http://127.0.0.1:${http.port}`;
+  const anonymous = await fetch(`${base}/admin/ping`);
+  assert.equal(anonymous.status, 401);
+  assert.match(anonymous.headers.get("www-authenticate") ?? "", /^Bearer/);
+  assert.equal((await fetch(`${base}/admin/ping`, { headers: { authorization: "Bearer wrong-token-0123456789" } })).status, 401);
+  const admin = await fetch(`${base}/admin/ping`, { headers: { authorization: `Bearer ${token}` } });
+  assert.deepEqual(await admin.json(), { pong: true });
+  assert.equal((await fetch(`${base}/livez`)).status, 200, "probes never need the token");
+});
