@@ -165,7 +165,7 @@ describe("Dockerfile", () => {
         else if (name.endsWith(".ts")) {
           const text = readFileSync(path, "utf8");
           for (const m of text.matchAll(/shippedFile\(\s*[`"]([^`"$]+)[`"]/g)) referenced.add(m[1]!);
-          for (const m of text.matchAll(/"((?:control|proto|envoy)\/[\w./-]+\.(?:html|yaml|json|proto|css))"/g)) referenced.add(m[1]!);
+          for (const m of text.matchAll(/"(control\/[\w./-]+\.(?:html|yaml|json|proto|css))"/g)) referenced.add(m[1]!);
         }
       }
     };
