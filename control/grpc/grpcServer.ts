@@ -37,7 +37,7 @@ export async function startGrpcServer(
     ...transport.channelOptions,
     ...(transport.interceptors && transport.interceptors.length > 0 ? { interceptors: transport.interceptors } : {}),
   });
-  for (const s of services) server.addService(s.definition, s.handlers);
+  for (const s of services) server.addService(transport.wrapService?.(s.definition) ?? s.definition, s.handlers);
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address(host, port), transport.credentials ?? grpc.ServerCredentials.createInsecure(), (err, actual) => (err ? reject(err) : resolve(actual)));
   });

@@ -10,6 +10,8 @@ export interface GrpcTransport {
   interceptors?: grpc.ServerInterceptor[];
   /** e.g. grpc.max_receive_message_length, grpc.max_concurrent_streams. */
   channelOptions?: grpc.ChannelOptions;
+  /** Applied to each service definition before it is added (request decoding that never throws). */
+  wrapService?: (definition: grpc.ServiceDefinition) => grpc.ServiceDefinition;
 }
 
 /**

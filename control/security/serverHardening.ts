@@ -8,6 +8,7 @@ import type { ControlPlaneSettings } from "../config/settings.ts";
 import { inflightInterceptor, methodsNamed, rateLimitInterceptor } from "../limits/grpcLimitInterceptors.ts";
 import { grpcLimitOptions } from "../limits/grpcMessageLimits.ts";
 import { registerHttpInflightCap } from "../limits/httpInflightCap.ts";
+import { statusDetailsLimitInterceptor } from "../limits/statusDetailsLimit.ts";
 import { InflightLimiter } from "../limits/inflightLimit.ts";
 import { PeerRateLimiter } from "../limits/peerRateLimiter.ts";
 import type { Logger } from "../log.ts";
@@ -17,6 +18,7 @@ import { ReloadingCertificates } from "./certificateFiles.ts";
 import { bearerAuthInterceptor } from "./grpcBearerAuth.ts";
 import { serverCredentials, type GrpcTransport } from "./grpcTransport.ts";
 import { registerAdminAuth, registerClosedAdmin } from "./httpSecurity.ts";
+import { decodeFailuresAsValues, undecodableRequestInterceptor } from "./undecodableRequests.ts";
 
 const SIDECAR = "/stigg.sidecar.v1.SidecarService/";
 const EXT_AUTHZ_CHECK = "/envoy.service.auth.v3.Authorization/Check";
@@ -91,7 +93,10 @@ export function serverHardening(settings: ControlPlaneSettings, logger: Logger, 
       onRefused: () => refused?.inc({ server, reason: "overloaded" }),
     });
 
-  const syncInterceptors: grpc.ServerInterceptor[] = [];
+  // First in the list: sees the statuses of every interceptor after it and of the handlers.
+  const boundedDetails = statusDetailsLimitInterceptor();
+  // Malformed bytes are answered last, after the token and the limits had their say.
+  const syncInterceptors: grpc.ServerInterceptor[] = [boundedDetails];
   if (settings.syncAuthToken !== undefined) {
     syncInterceptors.push(
       bearerAuthInterceptor({
@@ -105,7 +110,7 @@ export function serverHardening(settings: ControlPlaneSettings, logger: Logger, 
   }
   if (settings.maxInflightUpstream > 0) syncInterceptors.push(inflight("sync"));
 
-  const apiInterceptors: grpc.ServerInterceptor[] = [];
+  const apiInterceptors: grpc.ServerInterceptor[] = [boundedDetails];
   if (settings.checkRateLimitPerSecond > 0) {
     apiInterceptors.push(
       rateLimitInterceptor({
@@ -126,9 +131,13 @@ export function serverHardening(settings: ControlPlaneSettings, logger: Logger, 
   const adminToken = settings.statusAdminToken !== undefined ? new BearerToken(settings.statusAdminToken) : undefined;
   const httpLimiter = settings.httpMaxInflight > 0 ? new InflightLimiter(settings.httpMaxInflight) : undefined;
 
+  syncInterceptors.push(undecodableRequestInterceptor);
+  apiInterceptors.push(undecodableRequestInterceptor);
+  const wrapService = decodeFailuresAsValues;
+
   return {
-    sync: { credentials: serverCredentials(syncTls), interceptors: syncInterceptors, channelOptions },
-    api: { credentials: serverCredentials(apiTls), interceptors: apiInterceptors, channelOptions },
+    sync: { credentials: serverCredentials(syncTls), interceptors: syncInterceptors, channelOptions, wrapService },
+    api: { credentials: serverCredentials(apiTls), interceptors: apiInterceptors, channelOptions, wrapService },
     http: {
       ...(httpTls ? { tls: httpTls } : {}),
       protect(app, probePaths) {

@@ -201,3 +201,15 @@ test("admin routes need STATUS_ADMIN_TOKEN as a bearer token", async (t) => {
   assert.deepEqual(await admin.json(), { pong: true });
   assert.equal((await fetch(`${base}/livez`)).status, 200, "probes never need the token");
 });
+
+test("a refusal quoting a huge non-ASCII value is truncated, so the connection and its other calls survive", async (t) => {
+  const cp = await plane(t);
+  const c = client(t, cp.grpcPort);
+  const wide = Array.from({ length: 20_000 }, (_, i) => String.fromCharCode(0x4e00 + (i % 5000))).join("");
+  const err = await failure(unaryCall(c, healthDefinition(), "Check", { service: wide }, { deadlineMs: 2000 }));
+  assert.equal(err.code, grpc.status.NOT_FOUND);
+  assert.match(err.details, /… \(\d+ characters, truncated\)$/);
+  assert.ok(err.details.length < 1100);
+  const next = await unaryCall<{ status: string }>(c, healthDefinition(), "Check", { service: "" });
+  assert.equal(next.status, "SERVING");
+});

@@ -1,0 +1,28 @@
+// Bounds the text of every status a server sends. Handlers quote what they refuse (`unknown service
+// "<name>"`), and grpc-js percent-encodes non-ASCII into the grpc-message trailer, up to 12 bytes per
+// character: a 20,000-character name became a ~180 KB trailer that the client's HTTP/2 layer rejects,
+// breaking the whole connection, every other call on it included (for Envoy's ext_authz connection,
+// every user's). Truncating here covers every handler, present and future.
+import * as grpc from "@grpc/grpc-js";
+
+export const DEFAULT_MAX_STATUS_DETAILS_CHARS = 1024;
+
+export function truncateDetails(details: string, maxChars: number): string {
+  if (details.length <= maxChars) return details;
+  // Never split a surrogate pair: a lone half would be encoded as U+FFFD, or not at all.
+  let end = maxChars;
+  const code = details.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end--;
+  return `${details.slice(0, end)}… (${details.length} characters, truncated)`;
+}
+
+export function statusDetailsLimitInterceptor(maxChars = DEFAULT_MAX_STATUS_DETAILS_CHARS): grpc.ServerInterceptor {
+  return (_method, call) => {
+    const responder = new grpc.ResponderBuilder()
+      .withSendStatus((status, next) => {
+        next(typeof status.details === "string" && status.details.length > maxChars ? { ...status, details: truncateDetails(status.details, maxChars) } : status);
+      })
+      .build();
+    return new grpc.ServerInterceptingCall(call, responder);
+  };
+}
