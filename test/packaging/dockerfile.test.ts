@@ -79,7 +79,12 @@ describe("Dockerfile", () => {
     work = mkdtempSync(join(tmpdir(), "eg-image-"));
     app = join(work, "app");
     mkdirSync(app);
-    execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", join(work, "dist")], { cwd: ROOT, stdio: "pipe" });
+    try {
+      execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", join(work, "dist")], { cwd: ROOT, stdio: "pipe" });
+    } catch (err) {
+      // tsc still emits on type errors (those are the typecheck step's business); only a missing output fails here.
+      if (!existsSync(join(work, "dist/control/cli/main.js"))) throw err;
+    }
     for (const copy of copies(list).filter((c) => c.stage === runtimeStage)) {
       for (const source of copy.sources) {
         const from = copy.from ? buildStageOutput(source, join(work, "dist")) : join(ROOT, source);
