@@ -48,15 +48,33 @@ function parseArgs(argv: string[]): { sections: Section[]; write: boolean; quick
   return { sections, write, quick };
 }
 
-function writeResults(markdown: string[]): void {
+/** Splits a results block into its "### <id>:" sections, keyed by id. */
+function sectionsOf(block: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const parts = block.split(/^(?=### )/m).slice(1);
+  for (const part of parts) {
+    const id = /^### ([\w-]+):/.exec(part)?.[1];
+    if (id !== undefined) out.set(id, part.trimEnd());
+  }
+  return out;
+}
+
+/**
+ * Rewrites the results block. Sections run now replace their previous text; sections not run keep it
+ * (each section says when and where it was measured), so `--write filter` updates only that section.
+ */
+function writeResults(header: string[], results: SectionResult[]): void {
   const path = join(REPO_ROOT, "BENCHMARKS.md");
   const text = readFileSync(path, "utf8");
   const start = text.indexOf(RESULTS_START);
   const end = text.indexOf(RESULTS_END);
   if (start < 0 || end < start) throw new Error(`BENCHMARKS.md has no ${RESULTS_START} … ${RESULTS_END} block`);
-  const block = [RESULTS_START, "", ...markdown, RESULTS_END].join("\n");
+  const previous = sectionsOf(text.slice(start + RESULTS_START.length, end));
+  const fresh = new Map(results.map((r) => [r.id, [...sectionMarkdown(r).slice(0, 2), ...header, ...sectionMarkdown(r).slice(2)].join("\n").trimEnd()]));
+  const ordered = SECTIONS.map((s) => fresh.get(s.id) ?? previous.get(s.id)).filter((t): t is string => t !== undefined);
+  const block = [RESULTS_START, "", ...ordered.flatMap((t) => [t, ""]), RESULTS_END].join("\n");
   writeFileSync(path, text.slice(0, start) + block + text.slice(end + RESULTS_END.length));
-  log(`\nwrote the results block of ${path}`);
+  log(`\nwrote ${results.map((r) => r.id).join(", ")} into the results block of ${path}`);
 }
 
 async function main(): Promise<void> {
@@ -87,15 +105,11 @@ async function main(): Promise<void> {
   log(`\nall sections: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   if (write) {
-    const md = [
-      "Machine (printed by the bench at run time):",
+    const header = [
+      `Measured ${machine.date}${quick ? " in quick mode (reduced counts, not for publication)" : ""} on: ${machine.cpuModel}, ${machine.logicalCpus} CPUs (nproc ${machine.nproc}), ${machine.memoryTotal}, Node ${machine.node}, ${machine.platform}; load average at start ${machine.loadAverage}.`,
       "",
-      ...machineLines(machine).map((l) => `- ${l}`),
-      quick ? "- Quick mode (--quick): reduced counts, not for publication." : "",
-      "",
-      ...results.flatMap(sectionMarkdown),
     ];
-    writeResults(md);
+    writeResults(header, results);
   }
 }
 
