@@ -76,3 +76,34 @@ export async function driveDecisions(plane: StatusPlane, rounds: number): Promis
     ]);
   }
 }
+
+export interface DrivenCounts {
+  allow: number;
+  deny: number;
+  fallback: number;
+}
+
+/**
+ * Traffic with a changing mix for `durationMs`: allows throughout, denies rising, fallbacks only in
+ * the second half (so the chart's three lines differ). Returns what was sent.
+ */
+export async function driveTraffic(plane: StatusPlane, durationMs: number): Promise<DrivenCounts> {
+  const counts: DrivenCounts = { allow: 0, deny: 0, fallback: 0 };
+  const start = Date.now();
+  for (let step = 0; Date.now() - start < durationMs; step++) {
+    const progress = (Date.now() - start) / durationMs;
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 4; i++) calls.push(plane.sidecar("GetBooleanEntitlement", { customer_id: "customer-free", feature_id: "feature-reports" }));
+    counts.allow += 4;
+    const denies = Math.round(progress * 3);
+    for (let i = 0; i < denies; i++) calls.push(plane.sidecar("GetBooleanEntitlement", { customer_id: "customer-free", feature_id: "feature-no-such-thing" }));
+    counts.deny += denies;
+    if (progress > 0.5 && step % 2 === 0) {
+      calls.push(plane.sidecar("GetNumericEntitlement", { customer_id: "customer-free", feature_id: "feature-reports" }));
+      counts.fallback += 1;
+    }
+    await Promise.all(calls);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  return counts;
+}
