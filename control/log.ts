@@ -24,7 +24,7 @@ export const REDACT_PATHS: string[] = SECRET_KEYS.flatMap((key) => {
 
 /** Secret values from the environment: also scrubbed from message strings, where redact paths cannot reach. */
 function secretValues(env: Readonly<Record<string, string | undefined>>): string[] {
-  return [env.SERVER_API_KEY, env.REDIS_PASSWORD].filter((v): v is string => typeof v === "string" && v.length >= 4);
+  return [env.SERVER_API_KEY, env.REDIS_PASSWORD, env.SYNC_AUTH_TOKEN, env.STATUS_ADMIN_TOKEN].filter((v): v is string => typeof v === "string" && v.length >= 4);
 }
 
 export interface LoggerOptions {
