@@ -96,6 +96,8 @@ export function gateConfiguration(options: EnvoyConfigOptions): Record<string, u
       feature: r.feature,
       ...(r.requestedUsage !== undefined && r.requestedUsage !== 0 ? { requestedUsage: r.requestedUsage } : {}),
     })),
+    // A customer not yet in shared data is fetched from the same control plane the sync role streams from.
+    onMiss: { policy: "fetch", timeoutMs: 200, cluster: options.controlPlaneCluster },
   };
 }
 

@@ -147,10 +147,21 @@ export function parseSnippet(path: string): ParsedSnippet {
   return parseSnippetText(readFileSync(path, "utf8"), path);
 }
 
-/** The cluster names a plugin configuration streams from (`cluster`, or `sync.cluster` in lease mode). */
+/**
+ * The control-plane clusters a plugin configuration uses: the sync role's `cluster`; for the gate, the lease
+ * holder's `sync.cluster` and the miss path's `onMiss.cluster` (default `control_plane`, unless misses go
+ * straight to the fallback).
+ */
 export function controlPlaneClusters(configuration: string): string[] {
-  const config: unknown = JSON.parse(configuration);
-  return [get(config, "cluster"), get(config, "sync", "cluster")].filter((c): c is string => typeof c === "string");
+  let config: unknown;
+  try {
+    config = JSON.parse(configuration);
+  } catch {
+    return [];
+  }
+  const names: unknown[] = [get(config, "cluster"), get(config, "sync", "cluster")];
+  if (get(config, "rules") !== undefined && get(config, "onMiss", "policy") !== "fallback") names.push(get(config, "onMiss", "cluster") ?? "control_plane");
+  return [...new Set(names.filter((c): c is string => typeof c === "string"))];
 }
 
 /** Istio's name for a Service port's cluster: outbound|<port>||<name>.<namespace>.svc.cluster.local. */

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { shippedFile } from "../shippedFile.ts";
 import { parseEntitlementsText } from "../upstream/offlineFile/entitlementsFile.ts";
 import { optionHelp, resolveOptions, stringOption, type ConfigFile, type OptionSpec } from "./options.ts";
-import { parseSnippet, type SnippetPlugin } from "./snippetPlugins.ts";
+import { controlPlaneClusters, parseSnippet, type SnippetPlugin } from "./snippetPlugins.ts";
 
 export const VALIDATE_OPTIONS: readonly OptionSpec[] = [
   { flag: "--filter-config", env: "EG_FILTER_CONFIG", help: "JSON file: an entitlement_gate (or, with --root-id, entitlement_sync) plugin configuration.", repeatable: true },
@@ -68,14 +68,7 @@ async function judgeWithFilter(wasmPath: string, checks: readonly PluginCheck[])
   for (const check of checks) {
     // Clusters point at a closed port: configure may open the sync stream, which simply fails.
     const clusters: Record<string, { host: string; port: number }> = {};
-    try {
-      const config: unknown = JSON.parse(check.configuration);
-      for (const name of [(config as { cluster?: unknown }).cluster, (config as { sync?: { cluster?: unknown } }).sync?.cluster]) {
-        if (typeof name === "string") clusters[name] = { host: "127.0.0.1", port: 9 };
-      }
-    } catch {
-      // The filter reports invalid JSON itself.
-    }
+    for (const name of controlPlaneClusters(check.configuration)) clusters[name] = { host: "127.0.0.1", port: 9 };
     const host = new EnvoyHost({ clusters, logLevel: "warn" });
     try {
       let accepted: boolean;
