@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlane, type ControlPlane } from "../../control/controlPlane.ts";
 import { defaultSettings } from "../../control/config/settings.ts";
+import * as grpc from "@grpc/grpc-js";
+import { sidecarServiceDefinition } from "../../control/api/sidecarProto.ts";
 import { cleanEnv, runCli } from "./support/runCli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "eg-cli-check-"));
@@ -56,6 +58,31 @@ describe("entitlement-gate check", () => {
     const r = await runCli(["check", "--customer", "c", "--feature", "f", "--address", "127.0.0.1:9", "--timeout-ms", "2000"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot reach 127\.0\.0\.1:9|no answer from 127\.0\.0\.1:9/);
+  });
+
+  it("falls back to GetMeteredEntitlement on a sidecar older than GetEntitlement (3.56)", async () => {
+    // Stands in for an old Stigg Sidecar: only the typed calls exist, GetEntitlement is UNIMPLEMENTED.
+    const server = new grpc.Server();
+    const seen: unknown[] = [];
+    server.addService(sidecarServiceDefinition(), {
+      GetMeteredEntitlement: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        seen.push(call.request);
+        callback(null, { has_access: true, is_fallback: true, entitlement: { usage_limit: 10, current_usage: 3, is_unlimited: false } });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    try {
+      const r = await runCli(["check", "--customer", "acme", "--feature", "api-calls", "--requested-usage", "2", "--address", `127.0.0.1:${port}`, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const answer = JSON.parse(r.stdout) as { allowed: boolean; isFallback: boolean };
+      assert.equal(answer.allowed, true);
+      assert.equal(answer.isFallback, true, "the fallback flag is reported");
+      assert.equal(seen.length, 1);
+      const request = seen[0] as { customer_id: string; feature_id: string; options: { requested_usage: number } };
+      assert.deepEqual([request.customer_id, request.feature_id, request.options.requested_usage], ["acme", "api-calls", 2]);
+    } finally {
+      server.forceShutdown();
+    }
   });
 
   it("exits 2 without a customer or feature", async () => {
