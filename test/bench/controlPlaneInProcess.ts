@@ -17,9 +17,12 @@ export class BenchSource implements EntitlementSource {
 
 export function loopbackSettings(overrides: Partial<ControlPlaneSettings> = {}): ControlPlaneSettings {
   const settings: ControlPlaneSettings = { ...defaultSettings(), bindAddress: "127.0.0.1", logLevel: "error" };
-  // Every listening port (sync, HTTP, and the API port once it exists) on an OS-picked free port.
+  // Every port the control plane listens on (sync, HTTP, API, and any added later) picked by the OS;
+  // ports it connects to (Redis) stay as they are.
   const ports = settings as unknown as Record<string, unknown>;
-  for (const key of Object.keys(ports)) if (key.endsWith("Port") && typeof ports[key] === "number") ports[key] = 0;
+  for (const key of Object.keys(ports)) {
+    if (key.endsWith("Port") && !key.startsWith("redis") && typeof ports[key] === "number") ports[key] = 0;
+  }
   return { ...settings, ...overrides };
 }
 

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { machineInfo, machineLines } from "./machine.ts";
 import { printSection, sectionMarkdown, type SectionResult } from "./report.ts";
+import { replaceResults } from "./resultsBlock.ts";
 import { ensureFilterBuilt, ensureNoopBuilt, REPO_ROOT } from "./wasmBuilds.ts";
 import { filterBench } from "./filterBench.ts";
 import { propagationBench } from "./propagationBench.ts";
@@ -27,8 +28,6 @@ const SECTIONS: Section[] = [
   { id: "problem", run: problemBench },
 ];
 
-const RESULTS_START = "<!-- bench:results:start -->";
-const RESULTS_END = "<!-- bench:results:end -->";
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -48,32 +47,13 @@ function parseArgs(argv: string[]): { sections: Section[]; write: boolean; quick
   return { sections, write, quick };
 }
 
-/** Splits a results block into its "### <id>:" sections, keyed by id. */
-function sectionsOf(block: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const parts = block.split(/^(?=### )/m).slice(1);
-  for (const part of parts) {
-    const id = /^### ([\w-]+):/.exec(part)?.[1];
-    if (id !== undefined) out.set(id, part.trimEnd());
-  }
-  return out;
-}
-
-/**
- * Rewrites the results block. Sections run now replace their previous text; sections not run keep it
- * (each section says when and where it was measured), so `--write filter` updates only that section.
- */
 function writeResults(header: string[], results: SectionResult[]): void {
   const path = join(REPO_ROOT, "BENCHMARKS.md");
-  const text = readFileSync(path, "utf8");
-  const start = text.indexOf(RESULTS_START);
-  const end = text.indexOf(RESULTS_END);
-  if (start < 0 || end < start) throw new Error(`BENCHMARKS.md has no ${RESULTS_START} … ${RESULTS_END} block`);
-  const previous = sectionsOf(text.slice(start + RESULTS_START.length, end));
-  const fresh = new Map(results.map((r) => [r.id, [...sectionMarkdown(r).slice(0, 2), ...header, ...sectionMarkdown(r).slice(2)].join("\n").trimEnd()]));
-  const ordered = SECTIONS.map((s) => fresh.get(s.id) ?? previous.get(s.id)).filter((t): t is string => t !== undefined);
-  const block = [RESULTS_START, "", ...ordered.flatMap((t) => [t, ""]), RESULTS_END].join("\n");
-  writeFileSync(path, text.slice(0, start) + block + text.slice(end + RESULTS_END.length));
+  const fresh = results.map((r) => {
+    const md = sectionMarkdown(r);
+    return { id: r.id, text: [...md.slice(0, 2), ...header, ...md.slice(2)].join("\n") };
+  });
+  writeFileSync(path, replaceResults(readFileSync(path, "utf8"), fresh, SECTIONS.map((s) => s.id)));
   log(`\nwrote ${results.map((r) => r.id).join(", ")} into the results block of ${path}`);
 }
 
