@@ -9,9 +9,9 @@ export function rowPasses(row: ScenarioRow): boolean {
 
 export function chaosTable(rows: readonly ScenarioRow[]): string {
   return markdownTable(
-    ["scenario", "requests", "wrong (cached)", "wrong (cold)", "stale: documented / not", "fallbacks cached / cold", "only where documented", "errors (undocumented)", "recovered by itself", "time to recover", "pass"],
+    ["scenario", "requests", "wrong (cached)", "wrong (cold)", "stale: documented / not", "longest stale", "fallbacks cached / cold", "only where documented", "errors (undocumented)", "recovered by itself", "time to recover", "pass"],
     rows.map((r) => [
-      r.scenario, r.requests, r.wrongCached, r.wrongCold, `${r.staleDocumented} / ${r.staleUndocumented}`,
+      r.scenario, r.requests, r.wrongCached, r.wrongCold, `${r.staleDocumented} / ${r.staleUndocumented}`, `${(r.maxStaleMs / 1000).toFixed(1)} s`,
       `${r.fallbacksCached} / ${r.fallbacksCold}`, r.fallbacksUndocumented === 0 ? "yes" : `no (${r.fallbacksUndocumented})`,
       `${r.errors} (${r.errorsUndocumented})`, r.recovered ? "yes" : "NO", `${(r.recoveryMs / 1000).toFixed(1)} s`, rowPasses(r) ? "yes" : "NO",
     ]),

@@ -43,6 +43,8 @@ describe("expected-decision oracle", () => {
     assert.equal(oracle.judge(observe("acme", 10_500, answer("allow")), 1_000), "ok");
     assert.equal(oracle.judge(observe("acme", 12_000, answer("allow")), 1_000), "stale");
     assert.equal(oracle.judge(observe("acme", 12_000, answer("deny:CustomerIsArchived")), 1_000), "ok");
+    assert.equal(oracle.staleForMs(observe("acme", 12_000, answer("allow"))), 2_000, "the change was published 2 s before");
+    assert.equal(oracle.staleForMs(observe("acme", 12_000, answer("deny:CustomerIsArchived"))), 0);
   });
 
   it("accepts the new answer for a request still in flight when the change lands", () => {
@@ -92,8 +94,8 @@ describe("scenario tally", () => {
       error: (o) => o.api === "sidecar",
     }, 0);
     assert.deepEqual(
-      { requests: row.requests, wrongCached: row.wrongCached, staleDocumented: row.staleDocumented, staleUndocumented: row.staleUndocumented, fallbacksCached: row.fallbacksCached, fallbacksCold: row.fallbacksCold, fallbacksUndocumented: row.fallbacksUndocumented, errors: row.errors, errorsUndocumented: row.errorsUndocumented },
-      { requests: 7, wrongCached: 1, staleDocumented: 1, staleUndocumented: 1, fallbacksCached: 1, fallbacksCold: 1, fallbacksUndocumented: 1, errors: 1, errorsUndocumented: 0 },
+      { requests: row.requests, wrongCached: row.wrongCached, staleDocumented: row.staleDocumented, staleUndocumented: row.staleUndocumented, maxStaleMs: row.maxStaleMs, fallbacksCached: row.fallbacksCached, fallbacksCold: row.fallbacksCold, fallbacksUndocumented: row.fallbacksUndocumented, errors: row.errors, errorsUndocumented: row.errorsUndocumented },
+      { requests: 7, wrongCached: 1, staleDocumented: 1, staleUndocumented: 1, maxStaleMs: 6_000, fallbacksCached: 1, fallbacksCold: 1, fallbacksUndocumented: 1, errors: 1, errorsUndocumented: 0 },
     );
     assert.equal(row.recoveryMs, 8_005 - 3_000, "recovery runs to the end of the last unhealthy answer");
     assert.ok(examples.some((e) => e.startsWith("wrong filter warm feature-reports")), examples.join("\n"));

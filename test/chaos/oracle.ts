@@ -79,6 +79,19 @@ export class Oracle {
     return "wrong";
   }
 
+  /** For a stale answer: how long the newest data it matches had already been replaced (0 otherwise). */
+  staleForMs(observation: Observation): number {
+    const { outcome } = observation;
+    if (outcome.kind !== "decision" || outcome.fallback) return 0;
+    const versions = this.history.get(observation.customerId) ?? [];
+    for (let i = versions.length - 2; i >= 0; i--) {
+      const replacedAt = versions[i + 1]!.from;
+      if (replacedAt > observation.startedAt) continue;
+      if (verdictOf(versions[i]!.entry, observation.check, observation.startedAt) === outcome.verdict) return observation.startedAt - replacedAt;
+    }
+    return 0;
+  }
+
   private versionAt(customerId: string, atMs: number): CustomerEntitlements | undefined {
     let found: CustomerEntitlements | undefined;
     for (const version of this.history.get(customerId) ?? []) {

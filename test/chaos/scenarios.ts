@@ -2,7 +2,7 @@
 // entitlement changes that the fault could hide, removes the fault, and says what the design documents
 // for it (which fallbacks, errors and stale answers are expected, and where). The runner measures the
 // rest: wrong answers, recovery, time to recover.
-import { FLIP_CUSTOMERS } from "./customers.ts";
+import { FLIP_CUSTOMERS, WARM_CUSTOMERS } from "./customers.ts";
 import type { Observation } from "./oracle.ts";
 import { RedisChild, freePort, sleep } from "./processes.ts";
 import type { DocumentedEffects } from "./tally.ts";
@@ -28,13 +28,17 @@ export interface Scenario {
 }
 
 const cold = (o: Observation): boolean => o.cold;
-const between = (from: number, to: number) => (o: Observation): boolean => o.startedAt >= from && o.startedAt <= to;
+/** In flight at some moment of [from, to]: a request already on its way when the fault hits counts. */
+const between = (from: number, to: number) => (o: Observation): boolean => o.endedAt >= from && o.startedAt <= to;
 const both = (a: (o: Observation) => boolean, b: (o: Observation) => boolean) => (o: Observation): boolean => a(o) && b(o);
 
-/** Counts Edge entitlement reads the emulator served from now on. */
+const CACHED_IDS = [...WARM_CUSTOMERS.map((c) => c.id), ...FLIP_CUSTOMERS];
+
+/** Counts Edge entitlement reads for the cached customers from now on (cold misses left out). */
 function edgeReads(world: World): () => number {
-  const before = world.stigg.requestCount("entitlements-state");
-  return () => world.stigg.requestCount("entitlements-state") - before;
+  const count = (): number => CACHED_IDS.reduce((sum, customerId) => sum + world.stigg.requestCount("entitlements-state", { customerId }), 0);
+  const before = count();
+  return () => count() - before;
 }
 
 async function killAndRestart(world: World, downMs: number, changeWhileDown: boolean): Promise<{ faultStart: number; faultEnd: number; notes: string[] }> {
@@ -47,7 +51,7 @@ async function killAndRestart(world: World, downMs: number, changeWhileDown: boo
   const readyMs = await world.controlPlane.start();
   const faultEnd = Date.now();
   await sleep(5_000);
-  return { faultStart, faultEnd, notes: [`restart to ready ${Math.round(readyMs)} ms`, `Edge reads in the 5 s after the restart: ${reads()}`] };
+  return { faultStart, faultEnd, notes: [`restart to ready ${Math.round(readyMs)} ms`, `Edge reads for the ${CACHED_IDS.length} cached customers in the 5 s after the restart: ${reads()}`] };
 }
 
 export const SCENARIOS: Scenario[] = [

@@ -35,6 +35,8 @@ export interface ScenarioRow {
   wrongCold: number;
   staleDocumented: number;
   staleUndocumented: number;
+  /** The oldest data a stale answer reflected: publish of the change → that answer. */
+  maxStaleMs: number;
   fallbacksCached: number;
   fallbacksCold: number;
   fallbacksUndocumented: number;
@@ -65,7 +67,7 @@ export function tally(
   graceMs = PROPAGATION_GRACE_MS,
 ): Tallied {
   const row: Tallied["row"] = {
-    scenario, fault, requests: 0, wrongCached: 0, wrongCold: 0, staleDocumented: 0, staleUndocumented: 0,
+    scenario, fault, requests: 0, wrongCached: 0, wrongCold: 0, staleDocumented: 0, staleUndocumented: 0, maxStaleMs: 0,
     fallbacksCached: 0, fallbacksCold: 0, fallbacksUndocumented: 0, errors: 0, errorsUndocumented: 0, recoveryMs: 0,
   };
   const examples: string[] = [];
@@ -88,7 +90,8 @@ export function tally(
         note(judgement, o);
         break;
       case "stale":
-        if (documented.stale && o.startedAt >= documented.stale.from && o.startedAt <= documented.stale.to) row.staleDocumented++;
+        row.maxStaleMs = Math.max(row.maxStaleMs, oracle.staleForMs(o));
+        if (documented.stale && within(documented.stale)(o)) row.staleDocumented++;
         else {
           row.staleUndocumented++;
           note(judgement, o);
@@ -115,7 +118,7 @@ export function tally(
   return { row, examples };
 }
 
-/** Inside a window, with a margin after its end (reconnect back-off, re-fetch). */
+/** In flight at some moment of the window (plus a margin after its end). */
 export function within(window: Window, marginMs = 0): (o: Observation) => boolean {
-  return (o) => o.startedAt >= window.from && o.startedAt <= window.to + marginMs;
+  return (o) => o.endedAt >= window.from && o.startedAt <= window.to + marginMs;
 }
