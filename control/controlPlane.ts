@@ -64,14 +64,14 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
   const logger = options.logger ?? createLogger(settings.logLevel);
   const store = options.store ?? new EntitlementStore();
   const metrics = options.metrics ?? new Metrics();
+  // TLS, tokens and limits; throws here, before anything connects or listens, when a certificate file is unusable.
+  const hardening = serverHardening(settings, logger, metrics);
   const stigg = options.source === undefined && settings.serverApiKey !== undefined && !settings.offline ? startStigg(settings, store, logger, metrics, options) : undefined;
   const source = options.source ?? stigg ?? new OfflineFileSource({ path: settings.entitlementsFile, logger });
   const reader: EntitlementReader = stigg?.reader ?? new StoreReader(store);
   const usage: UsageWriter = stigg?.usage ?? new OfflineUsageWriter(store);
   // In Stigg mode a filter's miss becomes an upstream read, like any other API's.
   const sync = new SyncService({ store, logger, heartbeatMs: settings.syncHeartbeatMs, ...(stigg ? { reader } : {}) });
-  // TLS, tokens and limits; throws here, before anything listens, when a certificate file is unusable.
-  const hardening = serverHardening(settings, logger, metrics);
 
   let grpcServer: GrpcServerHandle | undefined;
   let httpServer: HealthServerHandle | undefined;

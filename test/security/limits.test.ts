@@ -13,7 +13,7 @@ import { loadHealthPackage } from "../../control/api/grpcHealth.ts";
 import { defaultSettings } from "../../control/config/settings.ts";
 import { serverHardening, UPSTREAM_BOUND_METHODS } from "../../control/security/serverHardening.ts";
 import { customer } from "../control/support/syncFixture.ts";
-import { failure, firstStreamMessage, unaryCall } from "./support/grpcCalls.ts";
+import { bearer, failure, firstStreamMessage, rawUnaryCall, unaryCall } from "./support/grpcCalls.ts";
 import { apiDefinitions, client, plane, SYNC } from "./support/plane.ts";
 
 const silent = createLogger("silent");
@@ -212,4 +212,26 @@ test("a refusal quoting a huge non-ASCII value is truncated, so the connection a
   assert.ok(err.details.length < 1100);
   const next = await unaryCall<{ status: string }>(c, healthDefinition(), "Check", { service: "" });
   assert.equal(next.status, "SERVING");
+});
+
+test("bytes that are not a request message get INVALID_ARGUMENT naming the request, not INTERNAL", async (t) => {
+  const cp = await plane(t);
+  const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x0a, 0xff]);
+  const api = await failure(rawUnaryCall(client(t, cp.grpcPort), apiDefinitions().sidecar, "GetEntitlement", garbage));
+  assert.equal(api.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(api.details, /^request: not a valid GetEntitlement request message \(/);
+  const sync = await failure(rawUnaryCall(client(t, cp.syncPort), SYNC, "FetchCustomer", garbage));
+  assert.equal(sync.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(sync.details, /^request: not a valid FetchCustomer request message/);
+});
+
+test("an unauthenticated call spends no in-flight slot: the token is checked before the limits", async (t) => {
+  const token = "sync-token-0123456789abcdef";
+  const cp = await plane(t, { syncAuthToken: token, maxInflightUpstream: 1 });
+  const c = client(t, cp.syncPort);
+  // Many refused calls at once; if they took slots, the authenticated call below would be refused.
+  const refused = await Promise.all(Array.from({ length: 20 }, () => failure(unaryCall(c, SYNC, "FetchCustomer", { customerId: "customer-pro" }))));
+  assert.ok(refused.every((e) => e.code === grpc.status.UNAUTHENTICATED));
+  const ok = await unaryCall<{ entry: { customerId: string } }>(c, SYNC, "FetchCustomer", { customerId: "customer-pro" }, { metadata: bearer(token) });
+  assert.equal(ok.entry.customerId, "customer-pro");
 });
