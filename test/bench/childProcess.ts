@@ -79,3 +79,11 @@ export function parseJsonLine<T>(line: string, has: string): T | undefined {
     return undefined;
   }
 }
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux /proc; clock ticks of 100 Hz). */
+export function processCpuSeconds(pid: number): number {
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
