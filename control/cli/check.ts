@@ -2,22 +2,9 @@
 // Sidecar gRPC API on GRPC_PORT, and answers in the exit code: 0 allowed, 3 denied, 1 error, 2 usage.
 import * as grpc from "@grpc/grpc-js";
 import { loadSidecarPackage, sidecarServiceDefinition, type WireEntitlementOneof, type WireDecisionHead } from "../api/sidecarProto.ts";
-import { numberOption, optionHelp, resolveOptions, stringOption, type ConfigFile, type OptionSpec } from "./options.ts";
+import { CHECK_OPTIONS } from "./optionTables.ts";
+import { numberOption, optionHelp, resolveOptions, stringOption, type ConfigFile } from "./options.ts";
 
-export const CHECK_OPTIONS: readonly OptionSpec[] = [
-  { flag: "--customer", env: "EG_CUSTOMER", help: "Stigg customer id (required)." },
-  { flag: "--feature", env: "EG_FEATURE", help: "Stigg feature id (required)." },
-  { flag: "--requested-usage", env: "EG_REQUESTED_USAGE", help: "Usage the caller would consume (metered features)." },
-  { flag: "--resource", env: "EG_RESOURCE", help: "Stigg resource id, for per-resource entitlements." },
-  {
-    flag: "--address",
-    env: "EG_ADDRESS",
-    help: "host:port of the control plane's GRPC_PORT (plaintext HTTP/2).",
-    defaultText: "127.0.0.1:<GRPC_PORT from the environment or --config, else 80>",
-  },
-  { flag: "--timeout-ms", env: "EG_TIMEOUT_MS", help: "Deadline of the call.", defaultText: "3000" },
-  { flag: "--json", help: "Print one JSON object instead of the table.", boolean: true },
-];
 
 export const EXIT_ALLOWED = 0;
 export const EXIT_ERROR = 1;

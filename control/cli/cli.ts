@@ -37,6 +37,32 @@ export function mainHelp(): string {
   ].join("\n");
 }
 
+/** The names a setting or option may have in a config file: variable, flag without dashes, camelCase. */
+function names(spec: { env?: string; flag: string; key?: string }): string[] {
+  const flag = spec.flag.replace(/^--/, "");
+  return [spec.env, flag, flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()), spec.key].filter((n): n is string => typeof n === "string" && n !== "");
+}
+
+/** Keys of a config file that no command knows: a typo there must not be silently ignored. */
+async function unknownConfigKeys(file: ConfigFile): Promise<string[]> {
+  const [{ SETTINGS }, tables, { VALIDATE_OPTIONS }, { ENVOY_CONFIG_OPTIONS }] = await Promise.all([
+    import("../config/settings.ts"),
+    import("./optionTables.ts"),
+    import("./validate.ts"),
+    import("./envoyConfigCommand.ts"),
+  ]);
+  const perCommand: Record<string, Set<string>> = {
+    serve: new Set([...SETTINGS, ...tables.SERVE_EXTRA_OPTIONS].flatMap(names)),
+    check: new Set(tables.CHECK_OPTIONS.flatMap(names)),
+    validate: new Set(VALIDATE_OPTIONS.flatMap(names)),
+    "envoy-config": new Set(ENVOY_CONFIG_OPTIONS.flatMap(names)),
+  };
+  const everywhere = new Set(Object.values(perCommand).flatMap((set) => [...set]));
+  const unknown = [...file.global.keys()].filter((k) => !everywhere.has(k));
+  for (const [command, section] of file.sections) unknown.push(...[...section.keys()].filter((k) => !perCommand[command]?.has(k)).map((k) => `${command}.${k}`));
+  return unknown;
+}
+
 /** Runs a command; resolves to the exit code, or undefined when the command keeps running (serve). */
 export async function runCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number | undefined> {
   const first = argv[0];
@@ -67,6 +93,11 @@ export async function runCli(argv: readonly string[], env: Readonly<Record<strin
       return 2;
     }
     file = loaded.file;
+    const unknown = await unknownConfigKeys(file);
+    if (unknown.length > 0) {
+      for (const key of unknown) process.stderr.write(`entitlement-gate: --config ${file.path}: ${key}: not a setting or option (see --help of the command)\n`);
+      return 2;
+    }
   }
   // Each command loads only its own modules: `envoy-config` and `check` start in a fraction of the
   // time the whole control plane takes to import.

@@ -4,16 +4,9 @@
 import { SETTINGS, helpText, parseSettings } from "../config/settings.ts";
 import { DEFAULT_SHUTDOWN_GRACE_MS, startControlPlane } from "../controlPlane.ts";
 import { createLogger } from "../log.ts";
-import { numberOption, optionHelp, resolveOptions, type ConfigFile, type OptionSpec } from "./options.ts";
+import { SERVE_EXTRA_OPTIONS } from "./optionTables.ts";
+import { numberOption, optionHelp, resolveOptions, type ConfigFile } from "./options.ts";
 
-export const SERVE_EXTRA_OPTIONS: readonly OptionSpec[] = [
-  {
-    flag: "--shutdown-grace-ms",
-    env: "SHUTDOWN_GRACE_MS",
-    help: "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled (a second signal exits at once).",
-    defaultText: String(DEFAULT_SHUTDOWN_GRACE_MS),
-  },
-];
 
 /** Settings from the config file fill in for variables the environment does not set. */
 export function environmentWithFile(env: Readonly<Record<string, string | undefined>>, file?: ConfigFile): Record<string, string | undefined> {

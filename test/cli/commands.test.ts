@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { DEFAULT_SHUTDOWN_GRACE_MS } from "../../control/controlPlane.ts";
 import { cleanEnv, ROOT, runCli } from "./support/runCli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "eg-cli-"));
@@ -33,7 +34,7 @@ describe("entitlement-gate (top level)", () => {
   });
 
   for (const [command, mentions] of [
-    ["serve", ["--sync-port", "SYNC_PORT", "--shutdown-grace-ms", "SHUTDOWN_GRACE_MS"]],
+    ["serve", ["--sync-port", "SYNC_PORT", "--shutdown-grace-ms", "SHUTDOWN_GRACE_MS", `default: ${DEFAULT_SHUTDOWN_GRACE_MS}`]],
     ["check", ["--customer", "--feature", "--requested-usage", "--resource", "--address", "--json", "3 denied"]],
     ["validate", ["--filter-config", "--envoy-config", "--entitlements", "--json"]],
     ["envoy-config", ["--variant", "--listener-port", "--rule", "--gate-config", "--output"]],
