@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { driveTraffic, startStatusPlane } from "../observability/support/statusPlane.ts";
+import type { BrowserContext } from "playwright-core";
+import { driveTraffic, startStatusPlane, type StatusPlane } from "../observability/support/statusPlane.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "status-admin-token-0123456789";
@@ -18,7 +19,7 @@ const ALLOW_RGB = [0x1f, 0x8a, 0x4c] as const;
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
 if (skip) console.log(`# skipping the status page browser test: ${skip}`);
 
-test("the status page draws live decisions and shows customer ids only with the admin token", { skip, timeout: 30_000 }, async (t) => {
+test("the status page draws live decisions and shows customer ids only with the admin token", { skip, timeout: 60_000 }, async (t) => {
   const { chromium } = await import("playwright-core");
   const plane = await startStatusPlane(t, { statusAdminToken: TOKEN }, { sampleIntervalMs: 250, pollMs: 250, windowSeconds: 20 });
 
@@ -39,7 +40,15 @@ test("the status page draws live decisions and shows customer ids only with the 
       "--disable-sync",
     ],
   });
-  t.after(() => browser.close());
+  // Closed before the control plane (t.after runs later), so no poll is in flight when the HTTP server stops.
+  try {
+    await exercisePage(browser, plane);
+  } finally {
+    await browser.close();
+  }
+});
+
+async function exercisePage(browser: BrowserContext, plane: StatusPlane): Promise<void> {
   const page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors: string[] = [];
   page.on("pageerror", (err) => pageErrors.push(err.message));
@@ -99,12 +108,13 @@ test("the status page draws live decisions and shows customer ids only with the 
   assert.match(await page.locator("#recent-changes").innerText(), /customer-free/);
   assert.equal(await page.textContent("#banner"), "");
 
-  const screenshot = process.env.UPDATE_SCREENSHOTS === "1" ? DOCS_SCREENSHOT : join(profile, "status-page.png");
+  const screenshot = process.env.UPDATE_SCREENSHOTS === "1" ? DOCS_SCREENSHOT : join(tmpdir(), `eg-status-page-${process.pid}.png`);
   await page.screenshot({ path: screenshot, fullPage: true });
   assert.ok((await stat(screenshot)).size > 10_000);
+  if (screenshot !== DOCS_SCREENSHOT) await rm(screenshot, { force: true });
 
   // Locking again hides the ids.
   await page.click("#admin-lock");
   await page.waitForSelector("#recent-changes", { state: "hidden" });
   assert.deepEqual(pageErrors, []);
-});
+}
