@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { startControlPlane, type ControlPlane } from "../../control/controlPlane.ts";
 import { defaultSettings } from "../../control/config/settings.ts";
 import { defaultEnvoyConfigOptions, renderEnvoyConfig } from "../../control/cli/envoyConfig.ts";
@@ -14,6 +14,7 @@ import * as grpc from "@grpc/grpc-js";
 import { extAuthzServiceDefinition, type WireCheckRequest, type WireCheckResponse } from "../../control/api/extAuthzProto.ts";
 import { EnvoyHost, type HttpFilter, type HttpResult } from "../host/index.ts";
 import { loadFilterWasm } from "../filter/support/builtWasm.ts";
+import { envoyConfigProblems } from "./support/envoySchema.ts";
 import {
   controlPlaneClusters,
   parseIstioOutboundCluster,
@@ -310,5 +311,35 @@ describe("envoy/compose/compose.yaml", () => {
   it("builds the control plane from the repository's Dockerfile", () => {
     const build = compose.services["control-plane"]!.build!;
     assert.ok(existsSync(resolve(dirname(path), build.context, build.dockerfile)));
+  });
+});
+
+// Rendered manifests, probed by path.
+describe("Envoy's API protos", () => {
+  const BOOTSTRAP = "envoy.config.bootstrap.v3.Bootstrap";
+  const k8s = parseAllDocuments(readFileSync(at("envoy/kubernetes/shop.yaml"), "utf8")).map((d) => d.toJS() as Record<string, any>);
+  const istio = parseAllDocuments(readFileSync(at("envoy/istio/wasmplugin-bootstrap.yaml"), "utf8")).map((d) => d.toJS() as Record<string, any>);
+  const bootstraps: Array<[string, unknown]> = [
+    ["envoy/standalone/envoy.yaml", parse(readFileSync(at("envoy/standalone/envoy.yaml"), "utf8"))],
+    ["envoy/ext-authz/envoy.yaml", parse(readFileSync(at("envoy/ext-authz/envoy.yaml"), "utf8"))],
+    ["envoy/kubernetes/shop.yaml (shop-envoy)", parse(k8s.find((d) => d.metadata?.name === "shop-envoy")!.data["envoy.yaml"])],
+    ["envoy/helm/entitlement-gate/files/envoy-sidecar.yaml", parse(readFileSync(at("envoy/helm/entitlement-gate/files/envoy-sidecar.yaml"), "utf8"))],
+    ["envoy/istio/wasmplugin-bootstrap.yaml (BOOTSTRAP patch)", istio.find((d) => d.kind === "EnvoyFilter")!.spec.configPatches[0].patch.value],
+  ];
+
+  for (const [name, bootstrap] of bootstraps) {
+    it(`${name} uses only fields, types and enum values Envoy's Bootstrap defines`, () => {
+      assert.deepEqual(envoyConfigProblems(BOOTSTRAP, bootstrap), []);
+    });
+  }
+
+  it("reports a misspelt field and an unknown enum value (the check is not vacuous)", () => {
+    const broken = parse(readFileSync(at("envoy/standalone/envoy.yaml"), "utf8")) as { static_resources: { clusters: Array<Record<string, unknown>> } };
+    broken.static_resources.clusters[1]!.conect_timeout = "1s";
+    broken.static_resources.clusters[1]!.type = "STRICT";
+    const problems = envoyConfigProblems(BOOTSTRAP, broken);
+    assert.equal(problems.length, 2, problems.join("\n"));
+    assert.ok(problems.some((p) => /clusters\[1\]\.conect_timeout: no such field/.test(p)), problems.join("\n"));
+    assert.ok(problems.some((p) => /clusters\[1\]\.type: "STRICT" is not a value/.test(p)), problems.join("\n"));
   });
 });
