@@ -496,7 +496,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: "STATUS_ADMIN_TOKEN",
     flag: "--status-admin-token",
     group: "Status page",
-    help: "Bearer token for the status page's admin view (recently changed customer ids on /status.json). Never logged; prefer the variable.",
+    help: "Bearer token for the status page's admin view (recently changed customer ids on /status.json), also required on every HTTP route under /admin/ (closed while unset). Never logged; prefer the variable.",
     defaultText: "unset (no customer data on the status page)",
     defaultValue: undefined,
     parse(raw) {

@@ -27,6 +27,8 @@ test("refuses a wrong token on every FilterSync method", async (t) => {
     assert.equal(err.code, grpc.status.UNAUTHENTICATED);
     assert.equal(err.details, "invalid bearer token");
   }
+  const metrics = await (await globalThis.fetch(`http://127.0.0.1:${cp.httpPort}/metrics`)).text();
+  assert.match(metrics, /entitlement_gate_refused_calls_total\{server="sync",reason="unauthenticated"\} 3/);
 });
 
 test("refuses the token sent under another scheme", async (t) => {

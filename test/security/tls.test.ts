@@ -125,6 +125,23 @@ test("serves HTTPS on HTTP_PORT and reloads its certificate too", { skip }, asyn
   assert.equal((await httpsGet(cp.httpPort, "/readyz", p.ca)).status, 200);
 });
 
+test("HTTPS with a client CA refuses a client without a certificate and serves one signed by the CA", { skip }, async (t) => {
+  const p = certs();
+  const server = p.server("http-mtls");
+  const cp = await plane(t, { httpTlsCertFile: server.certFile, httpTlsKeyFile: server.keyFile, httpTlsClientCaFile: p.caFile });
+  await assert.rejects(httpsGet(cp.httpPort, "/livez", p.ca));
+  const operator = p.client("operator");
+  const answer = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", servername: "localhost", port: cp.httpPort, path: "/livez", ca: p.ca, cert: operator.cert, key: operator.key, timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  assert.equal(answer, 200);
+});
+
 test("refuses to start with a certificate file that is not PEM, naming the variable", { skip }, async (t) => {
   const p = certs();
   const server = p.server("broken");
