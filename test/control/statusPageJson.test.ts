@@ -3,6 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { driveDecisions, eventually, startStatusPlane } from "../observability/support/statusPlane.ts";
+import { startStiggEmulator } from "../stigg/emulator.ts";
+import { ACME } from "./stiggUpstreamHarness.ts";
 import { StreamReader, syncClient } from "./support/syncClient.ts";
 
 const TOKEN = "status-admin-token-0123456789";
@@ -119,4 +121,29 @@ test("never opens the admin view when no admin token is configured", async (t) =
   assert.equal(status.admin, false);
   assert.equal(status.recentChanges, undefined);
   assert.match(status.adminError ?? "", /STATUS_ADMIN_TOKEN is not set/);
+});
+
+test("in Stigg mode shows the event stream and API key state, the hit ratio, and a revoked key", async (t) => {
+  const stigg = await startStiggEmulator({ customers: { acme: ACME } });
+  t.after(() => stigg.close());
+  const plane = await startStatusPlane(t, { serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl, missTimeoutMs: 500 });
+  const up = await eventually("the event stream to connect", () => plane.status(), (s) => s.upstream.eventStreamConnected === true);
+  assert.equal(up.upstream.kind, "stigg");
+  assert.equal(up.upstream.eventStreamEnabled, true);
+  assert.equal(up.upstream.apiKeyValid, true);
+  assert.equal(up.cache.hitRatio, null);
+
+  // One miss (read from Edge), then one hit.
+  for (let i = 0; i < 2; i++) await plane.sidecar("GetBooleanEntitlement", { customer_id: "acme", feature_id: "sso" });
+  const read = await eventually("two cache reads in the window", () => plane.status(), (s) => s.cache.hits + s.cache.misses === 2 && s.cache.hitRatioScope === "window");
+  assert.equal(read.cache.hitRatio, 0.5);
+  assert.equal(read.cache.entries, 1);
+
+  // Stigg revokes the key: the socket closes with graphql-ws's invalid-key code.
+  stigg.dropWebSockets(4500, "Invalid API key");
+  const revoked = await eventually("the revoked key to show", () => plane.status(), (s) => s.upstream.apiKeyValid === false);
+  assert.equal(revoked.upstream.eventStreamConnected, false);
+  assert.equal(revoked.health.ready, false);
+  assert.match(revoked.health.reason ?? "", /API key/);
+  assert.ok(revoked.upstream.errors.invalidApiKey >= 1);
 });
