@@ -5,14 +5,16 @@
 // drifts from the filter as its fields grow.
 import { existsSync, readFileSync } from "node:fs";
 import { shippedFile } from "../shippedFile.ts";
+import { parse, parseAllDocuments } from "yaml";
 import { parseEntitlementsText } from "../upstream/offlineFile/entitlementsFile.ts";
+import { envoyConfigProblems, envoyObjects } from "./envoySchema.ts";
 import { optionHelp, resolveOptions, stringOption, type ConfigFile, type OptionSpec } from "./options.ts";
 import { controlPlaneClusters, parseSnippet, type SnippetPlugin } from "./snippetPlugins.ts";
 
 export const VALIDATE_OPTIONS: readonly OptionSpec[] = [
   { flag: "--filter-config", env: "EG_FILTER_CONFIG", help: "JSON file: an entitlement_gate (or, with --root-id, entitlement_sync) plugin configuration.", repeatable: true },
   { flag: "--root-id", env: "EG_ROOT_ID", help: "Which plugin --filter-config configures: entitlement_gate or entitlement_sync.", defaultText: "entitlement_gate" },
-  { flag: "--envoy-config", env: "EG_ENVOY_CONFIG", help: "An Envoy bootstrap, Istio WasmPlugin/EnvoyFilter or Kubernetes YAML: every entitlement-gate plugin in it is checked.", repeatable: true },
+  { flag: "--envoy-config", env: "EG_ENVOY_CONFIG", help: "An Envoy bootstrap, Istio WasmPlugin/EnvoyFilter or Kubernetes YAML: Envoy objects are checked against Envoy's API protos, and every entitlement-gate plugin by the filter.", repeatable: true },
   { flag: "--entitlements", env: "ENTITLEMENTS_FILE", help: "An entitlements file (YAML or JSON).", repeatable: true },
   { flag: "--wasm", env: "EG_WASM", help: "The filter module that judges filter configurations.", defaultText: "build/entitlement_gate.wasm" },
   { flag: "--json", help: "Print one JSON object: {valid, problems: [{file, path?, message}]}.", boolean: true },
@@ -128,6 +130,15 @@ export async function runValidate(argv: readonly string[], env: Readonly<Record<
     } catch (err) {
       problems.push({ file: path, message: err instanceof Error ? err.message : String(err) });
       continue;
+    }
+    // Envoy's own schema first: a misspelt field makes Envoy reject the whole file.
+    try {
+      const documents = parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS() as unknown);
+      for (const object of envoyObjects(documents, "", (text) => parse(text) as unknown)) {
+        for (const problem of envoyConfigProblems(object.typeName, object.value, object.where || "bootstrap")) problems.push({ file: path, message: problem });
+      }
+    } catch (err) {
+      problems.push({ file: path, message: `cannot check against Envoy's API: ${err instanceof Error ? err.message : String(err)}` });
     }
     const ours = plugins.filter((p) => p.rootId === "entitlement_gate" || p.rootId === "entitlement_sync");
     if (ours.length === 0) problems.push({ file: path, message: "declares no entitlement_gate or entitlement_sync plugin" });

@@ -135,6 +135,13 @@ describe("entitlement-gate validate", () => {
     assert.match(r.stdout, /2 problems/);
   });
 
+  it("reports a field Envoy's API does not have, with its path", async () => {
+    const text = (await import("node:fs")).readFileSync("envoy/standalone/envoy.yaml", "utf8").replace("connect_timeout: 1s\n    typed_extension", "conect_timeout: 1s\n    typed_extension");
+    const r = await runCli(["validate", "--envoy-config", write("typo.yaml", text)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /typo\.yaml: #0\.static_resources\.clusters\[1\]\.conect_timeout: no such field in envoy\.config\.cluster\.v3\.Cluster/);
+  });
+
   it("flags an Envoy file whose plugins do not share a vm_id", async () => {
     const text = (await import("node:fs")).readFileSync("envoy/standalone/envoy.yaml", "utf8").replace("vm_id: entitlement_gate", "vm_id: other");
     const r = await runCli(["validate", "--envoy-config", write("split.yaml", text)]);

@@ -14,7 +14,7 @@ import * as grpc from "@grpc/grpc-js";
 import { extAuthzServiceDefinition, type WireCheckRequest, type WireCheckResponse } from "../../control/api/extAuthzProto.ts";
 import { EnvoyHost, type HttpFilter, type HttpResult } from "../host/index.ts";
 import { loadFilterWasm } from "../filter/support/builtWasm.ts";
-import { envoyConfigProblems } from "./support/envoySchema.ts";
+import { envoyConfigProblems } from "../../control/cli/envoySchema.ts";
 import {
   controlPlaneClusters,
   parseIstioOutboundCluster,

@@ -1,7 +1,8 @@
 // Checks Envoy configuration objects against Envoy's own API protos (the snapshot vendored by
-// @grpc/grpc-js-xds), as Envoy's config loader would: every field name must exist on its message, enums
-// must name a value, Any payloads are checked against their @type, oneofs hold one member. There is no
-// Envoy binary here; this catches the typos and misplaced fields a YAML parser cannot.
+// @grpc/grpc-js-xds, a runtime dependency), as Envoy's config loader would: every field name must exist on
+// its message, enums must name a value, Any payloads are checked against their @type, oneofs hold one
+// member. `validate --envoy-config` and the snippets test use it: it catches the typos and misplaced fields
+// a YAML parser cannot, with no Envoy binary.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -146,4 +147,37 @@ export function envoyConfigProblems(typeName: string, value: unknown, path = typ
   const problems: string[] = [];
   checkMessage(loadRoot().lookupType(typeName), value, path, problems);
   return problems;
+}
+
+export interface EnvoyObject {
+  where: string;
+  typeName: string;
+  value: unknown;
+}
+
+/**
+ * The Envoy API objects in a YAML file: a bootstrap (a document without `kind`), the envoy.yaml inside a
+ * ConfigMap, and the BOOTSTRAP / HTTP_FILTER values of an Istio EnvoyFilter. WasmPlugins are Istio's own
+ * API, not Envoy's, and are skipped.
+ */
+export function envoyObjects(documents: readonly unknown[], origin: string, parseNested: (text: string) => unknown): EnvoyObject[] {
+  const out: EnvoyObject[] = [];
+  documents.forEach((doc, index) => {
+    if (!isObject(doc)) return;
+    const where = `${origin}#${index}`;
+    if (doc.kind === undefined) out.push({ where, typeName: "envoy.config.bootstrap.v3.Bootstrap", value: doc });
+    else if (doc.kind === "ConfigMap" && isObject(doc.data)) {
+      for (const [key, text] of Object.entries(doc.data)) {
+        if (key.endsWith("envoy.yaml") && typeof text === "string") out.push({ where: `${where}.data.${key}`, typeName: "envoy.config.bootstrap.v3.Bootstrap", value: parseNested(text) });
+      }
+    } else if (doc.kind === "EnvoyFilter" && isObject(doc.spec) && Array.isArray(doc.spec.configPatches)) {
+      doc.spec.configPatches.forEach((patch: unknown, i: number) => {
+        if (!isObject(patch) || !isObject(patch.patch)) return;
+        const typeName = patch.applyTo === "BOOTSTRAP" ? "envoy.config.bootstrap.v3.Bootstrap"
+          : patch.applyTo === "HTTP_FILTER" ? "envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter" : undefined;
+        if (typeName) out.push({ where: `${where}.spec.configPatches[${i}].patch.value`, typeName, value: patch.patch.value });
+      });
+    }
+  });
+  return out;
 }
