@@ -2,7 +2,7 @@
 // that touch only our own block of RELIABILITY.md.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { asciiPlot, lastHalf, markdownTable, replaceSubsection, slope } from "./report.ts";
+import { asciiPlot, envelopeSlope, lastHalf, markdownTable, median, minimum, replaceSubsection, slope } from "./report.ts";
 
 describe("report helpers", () => {
   it("pads a markdown table to aligned columns and escapes pipes", () => {
@@ -15,6 +15,16 @@ describe("report helpers", () => {
     assert.equal(slope([{ x: 0, y: 7 }, { x: 5, y: 7 }]), 0);
     assert.equal(slope([{ x: 1, y: 1 }]), 0);
     assert.deepEqual(lastHalf([1, 2, 3, 4, 5]), [3, 4, 5]);
+  });
+
+  it("ignores a GC sawtooth whose floor stays put and sees a floor that rises", () => {
+    const saw = Array.from({ length: 60 }, (_, i) => ({ x: i, y: 100 + (i % 10) * 5 }));
+    assert.equal(envelopeSlope(saw, 6, minimum), 0);
+    assert.ok(slope(saw.slice(0, 55)) !== 0, "a plain slope over the same points is not zero");
+    const leak = saw.map((p) => ({ x: p.x, y: p.y + p.x }));
+    assert.ok(Math.abs(envelopeSlope(leak, 6, minimum) - 1) < 0.01);
+    assert.equal(median([5, 1, 3]), 3);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
   });
 
   it("plots a rising series from bottom left to top right", () => {

@@ -48,7 +48,7 @@ function indexOfHeading(text: string, prefix: string, from: number): number {
 
 export function writeSubsection(path: string, name: string, body: string): void {
   // Re-read right before writing: another engineer edits the other sections of this file.
-  const current = existsSync(path) ? readFileSync(path, "utf8") : "# Reliability\n";
+  const current = existsSync(path) ? readFileSync(path, "utf8") : "";
   writeFileSync(path, replaceSubsection(current, name, body));
 }
 
@@ -65,6 +65,30 @@ export function slope(points: ReadonlyArray<{ x: number; y: number }>): number {
     den += (p.x - mx) ** 2;
   }
   return den === 0 ? 0 : num / den;
+}
+
+/**
+ * The slope of a noisy series' envelope: the points are cut into `windows` consecutive chunks and each
+ * chunk reduced to one value (`pick`: its minimum for memory — the floor after each GC, which a leak
+ * lifts while the sawtooth above it does not matter — or its median for delays).
+ */
+export function envelopeSlope(points: ReadonlyArray<{ x: number; y: number }>, windows: number, pick: (ys: number[]) => number): number {
+  const n = Math.max(1, Math.min(windows, points.length));
+  const reduced: Array<{ x: number; y: number }> = [];
+  for (let w = 0; w < n; w++) {
+    const chunk = points.slice(Math.floor((w * points.length) / n), Math.floor(((w + 1) * points.length) / n));
+    if (chunk.length === 0) continue;
+    reduced.push({ x: chunk.reduce((s, p) => s + p.x, 0) / chunk.length, y: pick(chunk.map((p) => p.y)) });
+  }
+  return slope(reduced);
+}
+
+export const minimum = (ys: number[]): number => Math.min(...ys);
+
+export function median(ys: number[]): number {
+  const sorted = [...ys].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** The second half of a series (what "flat" is judged on: start-up growth is expected). */
