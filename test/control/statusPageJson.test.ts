@@ -2,6 +2,7 @@
 // Sidecar API and sync stream.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { parseSettings } from "../../control/config/settings.ts";
 import { driveDecisions, eventually, startStatusPlane } from "../observability/support/statusPlane.ts";
 import { startStiggEmulator } from "../stigg/emulator.ts";
 import { ACME } from "./stiggUpstreamHarness.ts";
@@ -146,4 +147,18 @@ test("in Stigg mode shows the event stream and API key state, the hit ratio, and
   assert.equal(revoked.health.ready, false);
   assert.match(revoked.health.reason ?? "", /API key/);
   assert.ok(revoked.upstream.errors.invalidApiKey >= 1);
+});
+
+test("STATUS_ADMIN_TOKEN comes from the variable or the flag and must be at least 16 characters", () => {
+  const fromEnv = parseSettings({ STATUS_ADMIN_TOKEN: TOKEN }, []);
+  assert.equal(fromEnv.kind === "run" && fromEnv.settings.statusAdminToken, TOKEN);
+  const fromFlag = parseSettings({ STATUS_ADMIN_TOKEN: "ignored-because-the-flag-wins" }, ["--status-admin-token", `${TOKEN}-flag`]);
+  assert.equal(fromFlag.kind === "run" && fromFlag.settings.statusAdminToken, `${TOKEN}-flag`);
+  const unset = parseSettings({}, []);
+  assert.equal(unset.kind === "run" && unset.settings.statusAdminToken, undefined);
+  const short = parseSettings({ STATUS_ADMIN_TOKEN: "short" }, []);
+  assert.equal(short.kind, "invalid");
+  assert.match(short.kind === "invalid" ? short.errors[0]! : "", /^STATUS_ADMIN_TOKEN: is not a usable token/);
+  // The error never echoes the value.
+  assert.doesNotMatch(short.kind === "invalid" ? short.errors.join() : "", /short/);
 });
