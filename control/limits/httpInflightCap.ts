@@ -12,8 +12,8 @@ export interface HttpInflightCapOptions {
 export function registerHttpInflightCap(app: FastifyInstance, options: HttpInflightCapOptions): void {
   const exempt = new Set(options.exemptPaths);
   app.addHook("onRequest", (request, reply, done) => {
-    const path = request.url.split("?", 1)[0] ?? "";
-    if (exempt.has(path)) return done();
+    // The matched route, not the raw path: the router decodes percent-escapes.
+    if (exempt.has(request.routeOptions.url ?? "")) return done();
     const release = options.limiter.tryAcquire();
     if (!release) {
       void reply

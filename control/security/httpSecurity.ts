@@ -2,7 +2,7 @@
 // and the bearer token every admin route (under /admin/) requires.
 import type { SecureContextOptions, Server as TlsServer } from "node:tls";
 import type { Server as HttpsServer } from "node:https";
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import type { BearerToken } from "./bearerToken.ts";
 import type { CertificatePem, ReloadingCertificates } from "./certificateFiles.ts";
 
@@ -27,6 +27,16 @@ export function createHttpApp(options: FastifyServerOptions, tls: ReloadingCerti
   return app;
 }
 
+/**
+ * Judged on the route the router matched as well as on the raw path: the router decodes percent-escapes
+ * (`/%61dmin/x` reaches `/admin/x`), so a check on the raw path alone can be walked around.
+ */
+function isAdminRequest(request: FastifyRequest, prefixes: readonly string[]): boolean {
+  const raw = request.url.split("?", 1)[0] ?? "";
+  const route = request.routeOptions.url ?? "";
+  return prefixes.some((p) => raw.startsWith(p) || route.startsWith(p));
+}
+
 export interface AdminAuthOptions {
   token: BearerToken;
   /** Every path starting with one of these needs the token (default-deny for the admin namespace). */
@@ -38,8 +48,7 @@ export interface AdminAuthOptions {
 /** 401 with `WWW-Authenticate: Bearer` for an admin path without `authorization: Bearer <token>`. */
 export function registerAdminAuth(app: FastifyInstance, options: AdminAuthOptions): void {
   app.addHook("onRequest", (request, reply, done) => {
-    const path = request.url.split("?", 1)[0] ?? "";
-    if (!options.pathPrefixes.some((p) => path.startsWith(p)) || options.token.accepts(request.headers.authorization)) return done();
+    if (!isAdminRequest(request, options.pathPrefixes) || options.token.accepts(request.headers.authorization)) return done();
     void reply
       .code(401)
       .header("www-authenticate", 'Bearer realm="entitlement-gate admin"')
@@ -50,8 +59,7 @@ export function registerAdminAuth(app: FastifyInstance, options: AdminAuthOption
 /** Without a token the admin namespace is closed to everyone: an unset token never means "open". */
 export function registerClosedAdmin(app: FastifyInstance, options: { pathPrefixes: readonly string[]; settingName: string }): void {
   app.addHook("onRequest", (request, reply, done) => {
-    const path = request.url.split("?", 1)[0] ?? "";
-    if (!options.pathPrefixes.some((p) => path.startsWith(p))) return done();
+    if (!isAdminRequest(request, options.pathPrefixes)) return done();
     void reply.code(403).send({ status: "FORBIDDEN", reason: `admin endpoints are off (${options.settingName} is not set)` });
   });
 }

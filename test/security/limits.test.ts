@@ -197,6 +197,8 @@ test("admin routes need STATUS_ADMIN_TOKEN as a bearer token", async (t) => {
   assert.equal(anonymous.status, 401);
   assert.match(anonymous.headers.get("www-authenticate") ?? "", /^Bearer/);
   assert.equal((await fetch(`${base}/admin/ping`, { headers: { authorization: "Bearer wrong-token-0123456789" } })).status, 401);
+  // The router decodes percent-escapes; the guard must judge the route it matched, not the raw text.
+  assert.equal((await fetch(`${base}/%61dmin/ping`)).status, 401);
   const admin = await fetch(`${base}/admin/ping`, { headers: { authorization: `Bearer ${token}` } });
   assert.deepEqual(await admin.json(), { pong: true });
   assert.equal((await fetch(`${base}/livez`)).status, 200, "probes never need the token");
