@@ -48,7 +48,14 @@ let page: StatusPage | undefined;
 /** The inline script and style are allowed by hash, so nothing else can run on the page. */
 function loadPage(): StatusPage {
   if (page) return page;
-  const html = readFileSync(shippedFile(STATUS_PAGE_FILE), "utf8");
+  let html: string;
+  try {
+    html = readFileSync(shippedFile(STATUS_PAGE_FILE), "utf8");
+  } catch (err) {
+    // A packaging mistake must not keep the health endpoints down: say what is missing instead.
+    const why = err instanceof Error ? err.message : String(err);
+    html = `<!doctype html><meta charset="utf-8"><title>entitlement-gate status</title><p>The status page file (${STATUS_PAGE_FILE}) is missing from this installation: ${why.replace(/[<>&"]/g, "")}. <a href="status.json">status.json</a> still works.</p>`;
+  }
   const hashes = (tag: string): string =>
     [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))]
       .map((m) => `'sha256-${createHash("sha256").update(m[1]!, "utf8").digest("base64")}'`)
