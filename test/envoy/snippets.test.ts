@@ -262,6 +262,34 @@ describe("envoy/istio", () => {
     assert.ok(port.appProtocol === "grpc" || port.name.startsWith("grpc"), "the port is declared gRPC, so Istio uses HTTP/2");
   }
 
+  it("uses only the WasmPlugin and EnvoyFilter fields and enum values Istio defines", () => {
+    // extensions.istio.io/v1alpha1 WasmPlugin and networking.istio.io/v1alpha3 EnvoyFilter (proxy-wasm.md, section 3 (h)).
+    const WASM_PLUGIN = ["selector", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret", "pluginConfig", "pluginName", "phase", "priority", "vmConfig", "match", "failStrategy", "type"];
+    const ENUMS: Record<string, string[]> = {
+      phase: ["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"],
+      failStrategy: ["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"],
+      imagePullPolicy: ["UNSPECIFIED_POLICY", "IfNotPresent", "Always"],
+    };
+    for (const file of ["envoy/istio/wasmplugin-lease.yaml", "envoy/istio/wasmplugin-bootstrap.yaml"]) {
+      for (const doc of parseSnippet(at(file)).documents) {
+        const spec = doc.spec as Record<string, unknown>;
+        if (doc.kind === "WasmPlugin") {
+          assert.equal(doc.apiVersion, "extensions.istio.io/v1alpha1");
+          for (const key of Object.keys(spec)) assert.ok(WASM_PLUGIN.includes(key), `${file}: WasmPlugin has no field ${key}`);
+          for (const [key, values] of Object.entries(ENUMS)) if (spec[key] !== undefined) assert.ok(values.includes(spec[key] as string), `${file}: ${key}: ${String(spec[key])}`);
+          assert.match(spec.url as string, /^oci:\/\/[^\s:]+:[\w.-]+$/, "an oci:// URL with a tag");
+        } else if (doc.kind === "EnvoyFilter") {
+          assert.equal(doc.apiVersion, "networking.istio.io/v1alpha3");
+          for (const key of Object.keys(spec)) assert.ok(["workloadSelector", "configPatches", "priority", "targetRefs"].includes(key), `${file}: EnvoyFilter has no field ${key}`);
+          for (const patch of spec.configPatches as Array<Record<string, unknown>>) {
+            for (const key of Object.keys(patch)) assert.ok(["applyTo", "match", "patch"].includes(key), `${file}: configPatches[] has no field ${key}`);
+            assert.ok(["MERGE", "ADD", "INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE", "REMOVE"].includes((patch.patch as { operation: string }).operation));
+          }
+        } else assert.fail(`${file}: unexpected kind ${String(doc.kind)}`);
+      }
+    }
+  });
+
   it("wasmplugin-lease.yaml: a WasmPlugin alone, holding the sync role through the lease, gates as written", async () => {
     const snippet = parseSnippet(at("envoy/istio/wasmplugin-lease.yaml"));
     assert.deepEqual(snippet.plugins.map((p) => p.kind), ["istioWasmPlugin"]);
