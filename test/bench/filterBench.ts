@@ -114,6 +114,7 @@ export async function filterBench(log: (line: string) => void, options: { quick:
         figure("time per request, filter", us(gateMs, 2)),
         figure("time per request, no-op plugin", us(noopMs, 2)),
         figure("filter / no-op", ratio(timeRatio), { text: "≤ 1.5×", holds: timeRatio <= 1.5 }),
+        figure("added by the filter per request (filter − no-op)", us(gateMs - noopMs, 2)),
         figure("  of which inside the filter's wasm (sampled)", us(gateWasmMs, 2)),
         figure("  of which in host functions (the test host's TypeScript)", us(gateHostFnMs, 2)),
         figure("  no-op: inside its wasm (sampled)", us(noopWasmMs, 2)),
