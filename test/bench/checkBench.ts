@@ -118,6 +118,19 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       const result = await run;
       return { ...result, cpu: (processCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000) };
     };
+    let asked = 0;
+    const allowedSoFar = async (): Promise<number> => {
+      // Each answer is a new line; count them so an earlier answer is never read twice.
+      const wanted = ++asked;
+      let seen = 0;
+      server.child.process.stdin!.write("allowed?\n");
+      return server.child.waitForLine((line) => {
+        const parsed = parseJsonLine<{ allowed: number }>(line, "allowed");
+        if (parsed === undefined) return undefined;
+        seen++;
+        return seen === wanted ? parsed.allowed : undefined;
+      }, 10_000);
+    };
     const load = (port: number, target: Target, rate?: number): Promise<LoadResult> =>
       runH2load({
         url: `http://127.0.0.1:${port}${target.method}`, body: grpcFrame(target.message),
@@ -137,7 +150,12 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
     const table = [["API", "saturation", "server CPU", "% of bare", "half-load rate (achieved: API / bare)", "p50", "p99", "bare p50 at that rate", "bare p99 at that rate", "p99 / bare"]];
     for (const target of TARGETS) {
       log(`   check: ${target.name} at saturation, then both servers at half its rate`);
+      const allowedBefore = await allowedSoFar();
       const saturated = sane(target.name, await withCpu(server.child, load(server.port, target)));
+      const allowed = (await allowedSoFar()) - allowedBefore;
+      if (allowed < saturated.succeeded) {
+        throw new Error(`${target.name}: h2load counted ${saturated.succeeded} answers but the control plane allowed only ${allowed}: errors under load`);
+      }
       const rate = saturated.requestsPerSecond / 2;
       const half = sane(`${target.name} at half load`, await load(server.port, target, rate));
       const bareHalf = sane("bare server at the same rate", await load(bare.port, target, rate));
@@ -167,7 +185,7 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       notes: [
         "Context: Stigg publishes ~1,200 rps with p95 < 10 ms for its Sidecar on 1 vCPU; OPA-Envoy's published ext_authz handler medians are 270–730 µs. The bare server is the same Node HTTP/2 stack doing no gRPC decoding and no lookup, so the % of bare is what our gRPC layer and evaluation cost.",
         "Server CPU is the server process's CPU time over the run's wall time (one Node thread plus libuv/GC helpers, so it can exceed 100%); near 100% means the server, not h2load, set the saturation rate. On a 2-vCPU machine h2load and the server get one core each.",
-        "h2load counts HTTP 200 as success; each API was first called once with grpc-js and checked to grant access, so the load is real decisions, not gRPC errors.",
+        "h2load counts HTTP 200 as success and cannot see grpc-status: each API was first called once with grpc-js and checked to grant access, and after every saturation run the control plane's allow-decision counter must have grown by at least h2load's success count, so the rates are real decisions, not fast errors.",
       ],
     };
   } finally {

@@ -18,6 +18,15 @@ const cp = await startBenchControlPlane(
   },
 );
 process.stdout.write(`${JSON.stringify({ port: cp.grpcPort, syncPort: cp.syncPort })}\n`);
+// Any stdin line asks how many allow decisions the APIs have made, so the parent can tell real answers
+// from fast errors (h2load sees only HTTP 200, not grpc-status).
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", () => {
+  void cp.metrics.decisions.get().then((metric) => {
+    const allowed = metric.values.filter((v) => v.labels["result"] === "allow").reduce((sum, v) => sum + v.value, 0);
+    process.stdout.write(`${JSON.stringify({ allowed })}\n`);
+  });
+});
 process.on("SIGTERM", () => {
   void cp.close().then(() => process.exit(0));
 });
