@@ -93,9 +93,9 @@ export function serverHardening(settings: ControlPlaneSettings, logger: Logger, 
       onRefused: () => refused?.inc({ server, reason: "overloaded" }),
     });
 
-  // First in the list: sees the statuses of every interceptor after it and of the handlers.
+  // Incoming events pass the interceptors in list order, outgoing statuses in reverse. First in the list,
+  // the details bound sees every status: those of the interceptors after it and of the handlers.
   const boundedDetails = statusDetailsLimitInterceptor();
-  // Malformed bytes are answered last, after the token and the limits had their say.
   const syncInterceptors: grpc.ServerInterceptor[] = [boundedDetails];
   if (settings.syncAuthToken !== undefined) {
     syncInterceptors.push(
@@ -131,6 +131,7 @@ export function serverHardening(settings: ControlPlaneSettings, logger: Logger, 
   const adminToken = settings.statusAdminToken !== undefined ? new BearerToken(settings.statusAdminToken) : undefined;
   const httpLimiter = settings.httpMaxInflight > 0 ? new InflightLimiter(settings.httpMaxInflight) : undefined;
 
+  // Malformed bytes are answered last, after the token and the limits had their say.
   syncInterceptors.push(undecodableRequestInterceptor);
   apiInterceptors.push(undecodableRequestInterceptor);
   const wrapService = decodeFailuresAsValues;
