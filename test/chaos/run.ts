@@ -3,6 +3,7 @@
 // filter in our proxy-wasm host and a Sidecar client; every answer judged by the oracle. Loopback only,
 // bounded (a watchdog ends the run at 10 minutes), exit 0 only when every scenario met its expectations.
 import { existsSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { writeSubsection } from "./report.ts";
 import { chaosTable, rowPasses } from "./chaosTable.ts";
@@ -60,6 +61,11 @@ async function runScenario(world: World, scenario: Scenario, setSink: (sink: (o:
   const sink = (o: Observation): void => void observations.push(o);
   setSink(sink);
   const startedAt = Date.now();
+  // This process hosts the emulator, the filter VMs and the traffic: its own event-loop delay tells
+  // whether a slow answer was the system under test or the harness.
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const reconnectsBefore = world.host.metric("entitlement_sync_reconnects") ?? 0;
   await sleep(2_000);
   const run = await scenario.run(world);
   const healthyMs = await world.waitHealthy(RECOVERY_LIMIT_MS);
@@ -69,7 +75,12 @@ async function runScenario(world: World, scenario: Scenario, setSink: (sink: (o:
   const endedAt = Date.now();
   setSink(() => {});
   const { row, examples } = tally(scenario.name, scenario.fault, observations, world.oracle, { startedAt, faultStart: run.faultStart, faultEnd: run.faultEnd, endedAt }, run.documented);
+  loop.disable();
   notes.push(...run.notes);
+  const coldFilter = observations.filter((o) => o.cold && o.api === "filter").map((o) => o.endedAt - o.startedAt).sort((a, b) => a - b);
+  if (coldFilter.length > 0) notes.push(`filter misses: median ${coldFilter[coldFilter.length >> 1]} ms, max ${coldFilter.at(-1)} ms`);
+  notes.push(`filter sync reconnects: ${(world.host.metric("entitlement_sync_reconnects") ?? 0) - reconnectsBefore}`);
+  notes.push(`harness event-loop delay p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms`);
   notes.push(`fault ${((run.faultEnd - run.faultStart) / 1000).toFixed(1)} s`);
   notes.push(healthyMs === undefined ? "cached customers NOT right again within 60 s" : `cached customers right on both APIs ${Math.round(healthyMs)} ms after the fault`);
   if (run.coldMustRecover) notes.push(coldMs === undefined ? "misses NOT answered for real within 60 s" : `misses answered for real again ${Math.round(coldMs)} ms after that`);
