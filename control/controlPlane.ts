@@ -97,8 +97,14 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
     return closing;
   };
 
-  const listenError = (what: string, setting: string, port: number, err: unknown): Error =>
-    new Error(`${what} cannot listen on ${settings.bindAddress}:${port} (${setting}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  const listenError = (what: string, setting: string, port: number, err: unknown): Error => {
+    const message = err instanceof Error ? err.message : String(err);
+    // Stigg's default GRPC_PORT is 80, which an unprivileged user cannot bind: say what to do.
+    const hint = /EACCES/.test(message) && port > 0 && port < 1024
+      ? ` (ports below 1024 need root or CAP_NET_BIND_SERVICE: set ${setting} to a higher port, e.g. ${setting}=${port === 80 ? 8081 : port + 8000})`
+      : "";
+    return new Error(`${what} cannot listen on ${settings.bindAddress}:${port} (${setting}): ${message}${hint}`, { cause: err });
+  };
 
   try {
     // The HTTP server starts first so probes get a 503 with a reason rather than a refused
