@@ -57,6 +57,8 @@ export function timestampMs(value: WireTimestamp | undefined, field: string): nu
   const seconds = Number(value.seconds ?? 0);
   const nanos = value.nanos ?? 0;
   if (!Number.isFinite(seconds) || nanos < 0 || nanos > 999_999_999) throw new RequestError(field, "is not a valid timestamp");
+  // google.protobuf.Timestamp's documented range (years 1 to 9999); beyond it Date cannot print the value.
+  if (seconds < -62_135_596_800 || seconds > 253_402_300_799) throw new RequestError(field, "is outside 0001-01-01 to 9999-12-31");
   return seconds * 1000 + Math.floor(nanos / 1e6);
 }
 

@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { encodeEntry } from "../codec/entryCodec.ts";
 import type { Logger } from "../log.ts";
 import type { EntitlementReader } from "../read/readTypes.ts";
+import { MAX_ID_BYTES } from "../api/requestValidation.ts";
 import type { EntitlementStore } from "../store/entitlementStore.ts";
 import { DEFAULT_CHUNK_LIMITS, Subscription, type ChunkLimits } from "./subscription.ts";
 import type {
@@ -105,6 +106,15 @@ export class SyncService {
     if (!customerId) {
       callback(invalidArgument("customer_id: must not be empty"));
       return;
+    }
+    // The Sidecar API's bound: a longer id is no Stigg customer, and in Stigg mode it would cost an Edge
+    // request that can only fail (a 64 KiB id makes a URL Edge refuses).
+    for (const [field, id] of [["customer_id", customerId], ["resource_id", resourceId ?? ""]] as const) {
+      const bytes = Buffer.byteLength(id, "utf8");
+      if (bytes > MAX_ID_BYTES) {
+        callback(invalidArgument(`${field}: must be at most ${MAX_ID_BYTES} bytes (got ${bytes})`));
+        return;
+      }
     }
     if (this.reader) {
       this.fetchThroughReader(this.reader, call, callback);

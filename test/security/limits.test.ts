@@ -260,3 +260,22 @@ test("an unauthenticated call spends no in-flight slot: the token is checked bef
   const ok = await unaryCall<{ entry: { customerId: string } }>(c, SYNC, "FetchCustomer", { customerId: "customer-pro" }, { metadata: bearer(token) });
   assert.equal(ok.entry.customerId, "customer-pro");
 });
+
+test("ids longer than the Sidecar API's 1,024 bytes are INVALID_ARGUMENT on FetchCustomer too", async (t) => {
+  const cp = await plane(t);
+  const c = client(t, cp.syncPort);
+  const long = await failure(unaryCall(c, SYNC, "FetchCustomer", { customerId: "c".repeat(1025) }));
+  assert.equal(long.code, grpc.status.INVALID_ARGUMENT);
+  assert.equal(long.details, "customer_id: must be at most 1024 bytes (got 1025)");
+  const resource = await failure(unaryCall(c, SYNC, "FetchCustomer", { customerId: "customer-pro", resourceId: "é".repeat(600) }));
+  assert.equal(resource.details, "resource_id: must be at most 1024 bytes (got 1200)");
+});
+
+test("a usage timestamp outside years 1 to 9999 is INVALID_ARGUMENT naming the field, not INTERNAL", async (t) => {
+  const cp = await plane(t);
+  const err = await failure(
+    unaryCall(client(t, cp.grpcPort), apiDefinitions().sidecar, "ReportUsage", { customer_id: "customer-pro", feature_id: "feature-api-calls", value: 1, timestamp: { seconds: "9007199254740992", nanos: 0 } }),
+  );
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  assert.equal(err.details, "timestamp: is outside 0001-01-01 to 9999-12-31");
+});
