@@ -1,5 +1,6 @@
 // The control plane's public gRPC port (GRPC_PORT, plaintext HTTP/2): Stigg's SidecarService,
-// Envoy's ext_authz Authorization, grpc.health.v1 and server reflection, all on one server.
+// Envoy's ext_authz Authorization, grpc.health.v1 and server reflection, all on one server. The hot
+// unary check methods are answered on raw HTTP/2 by the fast path (fastPath/) unless `fastPath: false`.
 import type { EntitlementsFallback } from "../evaluation/fallback.ts";
 import { startGrpcServer, type GrpcServerHandle, type GrpcServiceRegistration } from "../grpc/grpcServer.ts";
 import type { Readiness } from "../http/healthServer.ts";
@@ -15,6 +16,9 @@ import { HEALTH_PROTO_FILE, healthProtoDir, HealthService } from "./grpcHealth.t
 import { reflectionRegistrations } from "./reflection.ts";
 import { SIDECAR_PROTO_FILE, SIDECAR_PROTO_ROOT, SIDECAR_SERVICE_NAME, sidecarServiceDefinition } from "./sidecarProto.ts";
 import { SidecarService } from "./sidecarService.ts";
+import { unaryHandlers } from "./unaryCall.ts";
+import { attachFastPath, type FastPathHandle } from "./fastPath/fastPath.ts";
+import type { ServiceDefinition } from "@grpc/grpc-js";
 
 export interface ApiServerOptions {
   host: string;
@@ -36,10 +40,14 @@ export interface ApiServerOptions {
   now?: () => number;
   /** TLS, rate limits, in-flight cap and message sizes (control/security/serverHardening.ts). */
   transport?: GrpcTransport;
+  /** GRPC_FAST_PATH: the hot check methods on raw HTTP/2 (fastPath/); false = grpc-js only. Default true. */
+  fastPath?: boolean;
 }
 
 export interface ApiServerHandle {
   port: number;
+  /** Set when the fast path serves the hot check methods. */
+  fastPath?: FastPathHandle;
   health: HealthService;
   /** Re-reads readiness now (also done every `healthPollMs`). */
   refreshHealth(): void;
@@ -47,6 +55,10 @@ export interface ApiServerHandle {
 }
 
 export const API_SERVICE_NAMES = [SIDECAR_SERVICE_NAME, EXT_AUTHZ_SERVICE_NAME] as const;
+
+/** The unary reads the Sidecar SDKs and Envoy call per request: served by the fast path. */
+export const FAST_SIDECAR_METHODS = ["GetBooleanEntitlement", "GetMeteredEntitlement", "GetNumericEntitlement", "GetEnumEntitlement", "GetEntitlement"] as const;
+export const FAST_EXT_AUTHZ_METHODS = ["Check"] as const;
 
 interface LoadedApis {
   sidecar: ReturnType<typeof sidecarServiceDefinition>;
@@ -92,9 +104,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const health = new HealthService(API_SERVICE_NAMES);
   const apis = loadApis();
+  const sidecarMethods = sidecar.unaryMethods();
+  const extAuthzMethods = extAuthz.unaryMethods();
   const registrations: GrpcServiceRegistration[] = [
-    { definition: apis.sidecar, handlers: sidecar.handlers() },
-    { definition: apis.extAuthz, handlers: extAuthz.handlers() },
+    { definition: apis.sidecar, handlers: unaryHandlers(sidecarMethods) },
+    { definition: apis.extAuthz, handlers: unaryHandlers(extAuthzMethods) },
     { definition: health.definition(), handlers: health.handlers(), beforeClose: () => health.endAll() },
     ...apis.reflection,
   ];
@@ -109,12 +123,30 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     health.set(options.readiness === undefined || options.readiness().ready ? "SERVING" : "NOT_SERVING");
   };
   server = await startGrpcServer(options.host, options.port, registrations, logger, options.transport);
+  let fastPath: FastPathHandle | undefined;
+  if (options.fastPath ?? true) {
+    const wrap = options.transport?.wrapService ?? ((d: ServiceDefinition): ServiceDefinition => d);
+    try {
+      fastPath = attachFastPath(server.server, {
+        services: [
+          { definition: wrap(apis.sidecar), methods: sidecarMethods, fast: FAST_SIDECAR_METHODS },
+          { definition: wrap(apis.extAuthz), methods: extAuthzMethods, fast: FAST_EXT_AUTHZ_METHODS },
+        ],
+        ...(options.transport?.interceptors ? { interceptors: options.transport.interceptors } : {}),
+        ...(options.transport?.channelOptions ? { channelOptions: options.transport.channelOptions } : {}),
+      });
+    } catch (err) {
+      await server.close(0);
+      throw err;
+    }
+  }
   refreshHealth();
   const poll = setInterval(refreshHealth, options.healthPollMs ?? 1000);
   poll.unref();
 
   return {
     port: server.port,
+    ...(fastPath ? { fastPath } : {}),
     health,
     refreshHealth,
     async close(graceMs?: number): Promise<void> {

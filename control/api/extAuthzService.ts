@@ -12,7 +12,7 @@ import type { EntitlementReader } from "../read/readTypes.ts";
 import type { WireCheckRequest, WireCheckResponse, WireHeaderValueOption, WireHttpRequest } from "./extAuthzProto.ts";
 import { matchRule, type ExtAuthzRule } from "./extAuthzRules.ts";
 import { MAX_ID_BYTES, MAX_USAGE, RequestError } from "./requestValidation.ts";
-import { unary, type CallContext } from "./unaryCall.ts";
+import { unaryHandlers, type CallContext, type UnaryMethods } from "./unaryCall.ts";
 
 export const DEFAULT_EXT_AUTHZ_CUSTOMER_HEADER = "x-customer-id";
 /** Per-route settings, set in Envoy with `typed_per_filter_config` → `check_settings.context_extensions`. */
@@ -80,8 +80,13 @@ export class ExtAuthzService {
     this.now = options.now ?? Date.now;
   }
 
+  /** The RPC by method name, free of any transport: grpc-js (`handlers`) and the fast path both call it. */
+  unaryMethods(): UnaryMethods {
+    return { logger: this.logger, methods: { Check: (request, context) => this.check(request as WireCheckRequest, context) } };
+  }
+
   handlers(): grpc.UntypedServiceImplementation {
-    return { Check: unary("Check", this.logger, (request: WireCheckRequest, context) => this.check(request, context)) };
+    return unaryHandlers(this.unaryMethods());
   }
 
   async check(request: WireCheckRequest, context: CallContext): Promise<WireCheckResponse> {

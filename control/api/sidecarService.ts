@@ -54,7 +54,7 @@ import type {
   WireTypedRequest,
   WireV2Request,
 } from "./sidecarProto.ts";
-import { unary, type CallContext } from "./unaryCall.ts";
+import { unaryHandlers, type CallContext, type UnaryHandler, type UnaryMethods } from "./unaryCall.ts";
 
 export interface SidecarServiceOptions {
   reader: EntitlementReader;
@@ -121,22 +121,27 @@ export class SidecarService {
     this.now = options.now ?? Date.now;
   }
 
-  handlers(): grpc.UntypedServiceImplementation {
-    const log = this.logger;
-    return {
-      GetEntitlements: unary("GetEntitlements", log, (r: WireCustomerRequest, c) => this.getEntitlements(r, c)),
-      GetEntitlement: unary("GetEntitlement", log, (r: WireTypedRequest, c) => this.getEntitlement(r, c)),
-      GetBooleanEntitlement: unary("GetBooleanEntitlement", log, (r: WireTypedRequest, c) => this.getBoolean(r, c)),
-      GetNumericEntitlement: unary("GetNumericEntitlement", log, (r: WireTypedRequest, c) => this.getNumeric(r, c)),
-      GetMeteredEntitlement: unary("GetMeteredEntitlement", log, (r: WireTypedRequest, c) => this.getMetered(r, c)),
-      GetEnumEntitlement: unary("GetEnumEntitlement", log, (r: WireTypedRequest, c) => this.getEnum(r, c)),
-      ReportUsage: unary("ReportUsage", log, (r: WireReportUsageRequest, c) => this.reportUsage(r, c)),
-      ReportEvents: unary("ReportEvents", log, (r: { events?: WireEvent[] }, c) => this.reportEvents(r, c)),
-      ReloadEntitlements: unary("ReloadEntitlements", log, (r: WireCustomerRequest, c) => this.reload(r, c)),
-      ReportUsageBulk: unary("ReportUsageBulk", log, (r: { usages?: WireReportUsageRequest[] }, c) => this.reportUsageBulk(r, c)),
-      GetEntitlementV2: unary("GetEntitlementV2", log, (r: WireV2Request, c) => this.getEntitlementV2(r, c)),
-      GetEntitlementsStateV2: unary("GetEntitlementsStateV2", log, (r: WireCustomerRequest, c) => this.getEntitlementsStateV2(r, c)),
+  /** The RPCs by method name, free of any transport: grpc-js (`handlers`) and the fast path both call these. */
+  unaryMethods(): UnaryMethods {
+    const methods: Record<string, UnaryHandler<unknown, unknown>> = {
+      GetEntitlements: (r, c) => this.getEntitlements(r as WireCustomerRequest, c),
+      GetEntitlement: (r, c) => this.getEntitlement(r as WireTypedRequest, c),
+      GetBooleanEntitlement: (r, c) => this.getBoolean(r as WireTypedRequest, c),
+      GetNumericEntitlement: (r, c) => this.getNumeric(r as WireTypedRequest, c),
+      GetMeteredEntitlement: (r, c) => this.getMetered(r as WireTypedRequest, c),
+      GetEnumEntitlement: (r, c) => this.getEnum(r as WireTypedRequest, c),
+      ReportUsage: (r, c) => this.reportUsage(r as WireReportUsageRequest, c),
+      ReportEvents: (r, c) => this.reportEvents(r as { events?: WireEvent[] }, c),
+      ReloadEntitlements: (r, c) => this.reload(r as WireCustomerRequest, c),
+      ReportUsageBulk: (r, c) => this.reportUsageBulk(r as { usages?: WireReportUsageRequest[] }, c),
+      GetEntitlementV2: (r, c) => this.getEntitlementV2(r as WireV2Request, c),
+      GetEntitlementsStateV2: (r, c) => this.getEntitlementsStateV2(r as WireCustomerRequest, c),
     };
+    return { logger: this.logger, methods };
+  }
+
+  handlers(): grpc.UntypedServiceImplementation {
+    return unaryHandlers(this.unaryMethods());
   }
 
   // ---- reads -------------------------------------------------------------------------------

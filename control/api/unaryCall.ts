@@ -1,6 +1,7 @@
 // Runs an async unary handler with the call's cancellation and deadline turned into an AbortSignal,
 // and its failures turned into gRPC statuses. A cancelled call gets no answer (the client is gone)
-// and its work is released through the signal.
+// and its work is released through the signal. `runUnary` is the transport-independent part: grpc-js
+// (`unary`) and the raw HTTP/2 fast path (fastPath/) both call it, so both answer alike.
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log.ts";
 import { UpstreamError } from "../read/readTypes.ts";
@@ -15,6 +16,30 @@ export interface CallContext {
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
+/** A service's RPCs by method name, free of any transport, and the logger their failures go to. */
+export interface UnaryMethods {
+  logger: Logger;
+  methods: Readonly<Record<string, UnaryHandler<unknown, unknown>>>;
+}
+
+/** grpc-js handlers for every method of the set. */
+export function unaryHandlers(set: UnaryMethods): grpc.UntypedServiceImplementation {
+  const out: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(set.methods)) out[name] = unary(name, set.logger, method);
+  return out;
+}
+
+/** What `runUnary` needs from a transport's call. */
+export interface UnaryCallSide<Res> {
+  /** Epoch ms; undefined without a deadline. */
+  deadlineMs: number | undefined;
+  isCancelled(): boolean;
+  /** Registers the cancellation listener; returns its removal. */
+  onCancel(listener: () => void): () => void;
+  reply(response: Res): void;
+  fail(status: { code: grpc.status; details: string }): void;
+}
+
 const UPSTREAM_STATUS: Readonly<Record<UpstreamError["kind"], grpc.status>> = {
   unauthenticated: grpc.status.UNAUTHENTICATED,
   unavailable: grpc.status.UNAVAILABLE,
@@ -23,7 +48,7 @@ const UPSTREAM_STATUS: Readonly<Record<UpstreamError["kind"], grpc.status>> = {
   internal: grpc.status.INTERNAL,
 };
 
-export function statusOf(error: unknown): Partial<grpc.StatusObject> {
+export function statusOf(error: unknown): { code: grpc.status; details: string } {
   if (error instanceof RequestError) return { code: grpc.status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof UpstreamError) return { code: UPSTREAM_STATUS[error.kind], details: error.message };
   return { code: grpc.status.INTERNAL, details: "internal error" };
@@ -35,36 +60,48 @@ function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+export function runUnary<Req, Res>(method: string, logger: Logger, handler: UnaryHandler<Req, Res>, request: Req, call: UnaryCallSide<Res>): void {
+  const controller = new AbortController();
+  const deadline = call.deadlineMs;
+  const removeCancel = call.onCancel(() => controller.abort(new Error("the client cancelled the call")));
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(new Error("the call's deadline passed")), Math.max(0, deadline - Date.now()));
+  const context: CallContext = {
+    signal: controller.signal,
+    timeLeftMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now())),
+  };
+  const finish = (): void => {
+    if (timer) clearTimeout(timer);
+    removeCancel();
+  };
+  handler(request, context).then(
+    (response) => {
+      finish();
+      if (!call.isCancelled()) call.reply(response);
+    },
+    (error: unknown) => {
+      finish();
+      if (call.isCancelled()) return;
+      const status = statusOf(error);
+      if (status.code === grpc.status.INTERNAL) logger.error({ err: error, method }, "gRPC API call failed");
+      call.fail(status);
+    },
+  );
+}
+
 export function unary<Req, Res>(method: string, logger: Logger, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const controller = new AbortController();
-    const deadline = deadlineMs(call as grpc.ServerUnaryCall<unknown, unknown>);
-    const onCancel = (): void => controller.abort(new Error("the client cancelled the call"));
-    call.once("cancelled", onCancel);
-    const timer =
-      deadline === undefined
-        ? undefined
-        : setTimeout(() => controller.abort(new Error("the call's deadline passed")), Math.max(0, deadline - Date.now()));
-    const context: CallContext = {
-      signal: controller.signal,
-      timeLeftMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now())),
-    };
-    const finish = (): void => {
-      if (timer) clearTimeout(timer);
-      call.removeListener("cancelled", onCancel);
-    };
-    handler(call.request, context).then(
-      (response) => {
-        finish();
-        if (!call.cancelled) callback(null, response);
+    runUnary(method, logger, handler, call.request, {
+      deadlineMs: deadlineMs(call as grpc.ServerUnaryCall<unknown, unknown>),
+      isCancelled: () => call.cancelled,
+      onCancel(listener) {
+        call.once("cancelled", listener);
+        return () => call.removeListener("cancelled", listener);
       },
-      (error: unknown) => {
-        finish();
-        if (call.cancelled) return;
-        const status = statusOf(error);
-        if (status.code === grpc.status.INTERNAL) logger.error({ err: error, method }, "gRPC API call failed");
-        callback(status);
-      },
-    );
+      reply: (response) => callback(null, response),
+      fail: (status) => callback(status),
+    });
   };
 }

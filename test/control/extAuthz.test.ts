@@ -15,6 +15,9 @@ import type { EntitlementReader } from "../../control/read/readTypes.ts";
 import { StoreReader } from "../../control/read/storeReader.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 
+/** GRPC_FAST_PATH=false runs this suite against grpc-js alone (test/control/fastPathModes.test.ts does). */
+const FAST_PATH = process.env.GRPC_FAST_PATH !== "false";
+
 const ACME: CustomerEntitlements = {
   customerId: "acme",
   entitlements: [
@@ -53,6 +56,7 @@ async function authzFixture(
   store.upsert(ACME);
   const metrics = new Metrics({ processMetrics: false });
   const api = await startApiServer({
+    fastPath: FAST_PATH,
     host: "127.0.0.1",
     port: 0,
     reader: options.reader ?? new StoreReader(store),

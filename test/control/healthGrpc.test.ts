@@ -8,6 +8,9 @@ import { OfflineUsageWriter } from "../../control/read/offlineUsageWriter.ts";
 import { StoreReader } from "../../control/read/storeReader.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 
+/** GRPC_FAST_PATH=false runs this suite against grpc-js alone (test/control/fastPathModes.test.ts does). */
+const FAST_PATH = process.env.GRPC_FAST_PATH !== "false";
+
 type Status = "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN" | "UNKNOWN";
 
 interface HealthClient extends grpc.Client {
@@ -21,6 +24,7 @@ async function healthFixture(t: TestContext): Promise<{ api: ApiServerHandle; cl
   let ready = true;
   const store = new EntitlementStore();
   const api = await startApiServer({
+    fastPath: FAST_PATH,
     host: "127.0.0.1",
     port: 0,
     reader: new StoreReader(store),

@@ -13,6 +13,9 @@ import { UpstreamError, type EntitlementReader, type UsageWriter } from "../../c
 import { StoreReader } from "../../control/read/storeReader.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 
+/** GRPC_FAST_PATH=false runs this suite against grpc-js alone (test/control/fastPathModes.test.ts does). */
+const FAST_PATH = process.env.GRPC_FAST_PATH !== "false";
+
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const PERIOD_START = Date.UTC(2026, 10, 1);
 const PERIOD_END = Date.UTC(2026, 11, 1);
@@ -59,6 +62,7 @@ async function sidecarFixture(
   store.upsert(ARCHIVED);
   const metrics = new Metrics({ processMetrics: false });
   const server = await startApiServer({
+    fastPath: FAST_PATH,
     host: "127.0.0.1",
     port: 0,
     reader: overrides.reader ?? new StoreReader(store),

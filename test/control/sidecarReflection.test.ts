@@ -18,6 +18,9 @@ import { OfflineUsageWriter } from "../../control/read/offlineUsageWriter.ts";
 import { StoreReader } from "../../control/read/storeReader.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 
+/** GRPC_FAST_PATH=false runs this suite against grpc-js alone (test/control/fastPathModes.test.ts does). */
+const FAST_PATH = process.env.GRPC_FAST_PATH !== "false";
+
 const EXPECTED_MESSAGES: Record<string, string[]> = {
   EntitlementFeature: [
     "string id = 1",
@@ -460,6 +463,7 @@ function decodeFiles(response: ReflectionResponse): FileDesc[] {
 async function server(t: TestContext): Promise<number> {
   const store = new EntitlementStore();
   const api = await startApiServer({
+    fastPath: FAST_PATH,
     host: "127.0.0.1",
     port: 0,
     reader: new StoreReader(store),
