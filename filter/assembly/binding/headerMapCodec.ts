@@ -12,23 +12,34 @@ export class HeaderPair {
 export class HeaderMapView {
   valid: bool = false;
   count: i32 = 0;
-  /** Per pair: key offset, key length, value offset, value length (one allocation per request). */
+  /** Per pair: key offset, key length, value offset, value length; kept and reused by reset(). */
   private layout: StaticArray<i32> = new StaticArray<i32>(0);
 
   constructor(public buffer: ArrayBuffer) {
-    this.parse();
+    this.parse(buffer.byteLength);
   }
 
-  private parse(): void {
+  /** Re-reads the view over the first `size` bytes of `buffer` (the filter reuses one view per VM). */
+  reset(buffer: ArrayBuffer, size: i32): void {
+    this.buffer = buffer;
+    this.valid = false;
+    this.count = 0;
+    this.parse(size);
+  }
+
+  private parse(size: i32): void {
     const buffer = this.buffer;
-    const size = buffer.byteLength;
     if (size < 4) { this.valid = size <= 1; return; }
     const base = changetype<usize>(buffer);
     const count = load<u32>(base);
     // Each pair needs at least 8 header bytes and two NULs.
     if (count > <u32>((size - 4) / 10)) return;
     const n = <i32>count;
-    const layout = new StaticArray<i32>(n * 4);
+    let layout = this.layout;
+    if (layout.length < n * 4) {
+      layout = new StaticArray<i32>(max<i32>(n * 4, 64));
+      this.layout = layout;
+    }
     let data: i64 = 4 + <i64>n * 8;
     for (let i = 0; i < n; i++) {
       const keyLength = load<u32>(base + 4 + <usize>i * 8);
@@ -43,7 +54,6 @@ export class HeaderMapView {
       unchecked(layout[i * 4 + 3] = <i32>valueLength);
       data = valueEnd + 1;
     }
-    this.layout = layout;
     this.count = n;
     this.valid = true;
   }

@@ -4,7 +4,7 @@ import {
   proxy_remove_header_map_value, proxy_replace_header_map_value, proxy_set_header_map_pairs,
 } from "./imports";
 import { Status } from "./constants";
-import { OUT_PTR, OUT_SIZE, clearOutSlots, discardHostBytes, takeHostBytes } from "./memory";
+import { HostScratch, OUT_PTR, OUT_SIZE, clearOutSlots, discardHostBytes, dropScratch, fillScratch, takeHostBytes, takeScratch } from "./memory";
 import { HeaderMapView, HeaderPair, serializeHeaderMap } from "./headerMapCodec";
 import { logDebug } from "./log";
 
@@ -18,6 +18,23 @@ export function getHeaderMapView(mapType: i32): HeaderMapView | null {
     return null;
   }
   return new HeaderMapView(takeHostBytes());
+}
+
+/**
+ * The hot-path variant: the pairs are copied into `scratch` and `view` is re-read over them, so nothing
+ * is allocated once both have grown to the usual size. False when the host refuses.
+ */
+export function readHeaderMapInto(mapType: i32, scratch: HostScratch, view: HeaderMapView): bool {
+  fillScratch(scratch);
+  const status = proxy_get_header_map_pairs(mapType, OUT_PTR, OUT_SIZE);
+  if (status != Status.OK) {
+    dropScratch(scratch);
+    logDebug("proxy_get_header_map_pairs(" + mapType.toString() + ") returned status " + status.toString());
+    return false;
+  }
+  takeScratch(scratch);
+  view.reset(scratch.buffer, scratch.length);
+  return true;
 }
 
 export function getHeaderPairs(mapType: i32): HeaderPair[] {

@@ -14,9 +14,30 @@ export const OUT_WORD: usize = memory.data(8);
 // failed host call allocated but never returned.
 const outstanding = new Array<usize>();
 
+/**
+ * A reusable buffer a host call can copy its bytes into instead of a fresh ArrayBuffer, so the filter's
+ * hot path allocates nothing: only `length` bytes are meaningful, and they stay valid until the next
+ * call that uses the same scratch. Held by a module-level variable, so the GC never frees it under the host.
+ */
+export class HostScratch {
+  buffer: ArrayBuffer;
+  length: i32 = 0;
+  constructor(capacity: i32) { this.buffer = new ArrayBuffer(capacity); }
+  @inline get ptr(): usize { return changetype<usize>(this.buffer); }
+}
+
+// The scratch the next proxy_on_memory_allocate fills (one per host call; cleared once used).
+let scratchTarget: HostScratch | null = null;
+
 export function allocateForHost(size: usize): usize {
   // A zero-size ArrayBuffer is still a distinct object with a valid address.
   if (size > <usize>0x3fffffff) return 0;
+  const target = scratchTarget;
+  if (target !== null) {
+    scratchTarget = null;
+    if (<usize>target.buffer.byteLength < size) target.buffer = new ArrayBuffer(max<i32>(<i32>size, target.buffer.byteLength * 2));
+    return target.ptr;
+  }
   const buffer = new ArrayBuffer(<i32>size);
   const ptr = changetype<usize>(buffer);
   __pin(ptr);
@@ -56,6 +77,38 @@ export function takeHostBytes(): ArrayBuffer {
   // The host wrote fewer bytes than it asked for: hand back exactly what it reported.
   const copyLength = min<i32>(buffer.byteLength, <i32>size);
   return buffer.slice(0, copyLength);
+}
+
+/** Before a host call that returns bytes: they go into `scratch` (see takeScratch). */
+export function fillScratch(scratch: HostScratch): void {
+  store<usize>(OUT_PTR, 0);
+  store<u32>(OUT_SIZE, 0);
+  scratch.length = 0;
+  scratchTarget = scratch;
+}
+
+/**
+ * After a successful host call prepared with fillScratch: sets `scratch.length` to what the host wrote
+ * (0 when it had nothing to copy); false when the host returned an address that is not the scratch.
+ */
+export function takeScratch(scratch: HostScratch): bool {
+  scratchTarget = null;
+  const ptr = load<usize>(OUT_PTR);
+  const size = load<u32>(OUT_SIZE);
+  store<usize>(OUT_PTR, 0);
+  if (outstanding.length > 0) releaseOutstanding(0);
+  scratch.length = 0;
+  if (ptr == 0) return true;
+  if (ptr != scratch.ptr || size > <u32>scratch.buffer.byteLength) return false;
+  scratch.length = <i32>size;
+  return true;
+}
+
+/** After a failed host call prepared with fillScratch. */
+export function dropScratch(scratch: HostScratch): void {
+  scratchTarget = null;
+  scratch.length = 0;
+  discardHostBytes();
 }
 
 /** Drops a host block without reading it (after an error status that still returned one). */

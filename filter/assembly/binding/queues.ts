@@ -25,6 +25,10 @@ export function enqueueSharedQueue(queueId: u32, value: ArrayBuffer): i32 {
   return proxy_enqueue_shared_queue(queueId, changetype<usize>(value), <usize>value.byteLength);
 }
 
+export function enqueueSharedQueueRaw(queueId: u32, ptr: usize, length: i32): i32 {
+  return proxy_enqueue_shared_queue(queueId, ptr, <usize>length);
+}
+
 /** The next item, or null when the queue is empty (EMPTY) or unknown. */
 export function dequeueSharedQueue(queueId: u32): ArrayBuffer | null {
   clearOutSlots();

@@ -2,7 +2,9 @@
 // on every get and set; a set with cas 0 always writes, a non-zero cas must match the stored one.
 import { proxy_get_shared_data, proxy_set_shared_data } from "./imports";
 import { Status } from "./constants";
-import { OUT_PTR, OUT_SIZE, OUT_WORD, clearOutSlots, discardHostBytes, takeHostBytes } from "./memory";
+import {
+  HostScratch, OUT_PTR, OUT_SIZE, OUT_WORD, clearOutSlots, discardHostBytes, dropScratch, fillScratch, takeHostBytes, takeScratch,
+} from "./memory";
 
 export class SharedValue {
   constructor(public status: i32, public value: ArrayBuffer | null, public cas: u32) {}
@@ -19,6 +21,22 @@ export function getSharedDataRaw(keyPtr: usize, keyLength: i32): SharedValue {
   }
   const cas = load<u32>(OUT_WORD);
   return new SharedValue(status, takeHostBytes(), cas);
+}
+
+/**
+ * The hot-path read: the value is copied into `scratch` (its `length` bytes; 0 when absent or empty) and
+ * nothing is allocated. Returns the host status.
+ */
+export function readSharedDataInto(keyPtr: usize, keyLength: i32, scratch: HostScratch): i32 {
+  fillScratch(scratch);
+  store<u32>(OUT_WORD, 0);
+  const status = proxy_get_shared_data(keyPtr, <usize>keyLength, OUT_PTR, OUT_SIZE, OUT_WORD);
+  if (status != Status.OK) {
+    dropScratch(scratch);
+    return status;
+  }
+  takeScratch(scratch);
+  return status;
 }
 
 export function getSharedData(key: string): SharedValue {

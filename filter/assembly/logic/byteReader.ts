@@ -10,7 +10,21 @@ export class ByteReader {
 
   constructor(public buffer: ArrayBuffer, public pos: i32, public end: i32) {
     this.base = changetype<usize>(buffer);
-    if (pos < 0 || end > buffer.byteLength || pos > end) {
+    this.check();
+  }
+
+  /** Points the reader at another range (the filter reuses one reader per VM). */
+  reset(buffer: ArrayBuffer, pos: i32, end: i32): void {
+    this.buffer = buffer;
+    this.base = changetype<usize>(buffer);
+    this.pos = pos;
+    this.end = end;
+    this.failed = false;
+    this.check();
+  }
+
+  private check(): void {
+    if (this.pos < 0 || this.end > this.buffer.byteLength || this.pos > this.end) {
       this.failed = true;
       this.pos = 0;
       this.end = 0;

@@ -71,9 +71,9 @@ function readNumber(reader: ByteReader, isF64: bool): f64 {
 
 /**
  * Reads one feature after its id. With `into` null the fields are only skipped (no allocation); enum
- * values are decoded only when `into` is given.
+ * values are decoded only when `into` is given and `enumValues` is set.
  */
-function readFeatureBody(reader: ByteReader, into: Feature | null): bool {
+function readFeatureBody(reader: ByteReader, into: Feature | null, enumValues: bool): bool {
   const kind = <u8>reader.u8();
   const flags = <u8>reader.u8();
   if (reader.failed || kind < FeatureKind.BOOLEAN || kind > FeatureKind.ENUM) return false;
@@ -111,7 +111,7 @@ function readFeatureBody(reader: ByteReader, into: Feature | null): bool {
       const length = reader.varint();
       const start = reader.skip(length);
       if (reader.failed) return false;
-      if (into !== null) into.enumValues.push(reader.utf8(start, <i32>length));
+      if (into !== null && enumValues) into.enumValues.push(reader.utf8(start, <i32>length));
     }
   }
   return !reader.failed;
@@ -135,7 +135,18 @@ function readHeader(reader: ByteReader, lookup: FeatureLookup): i64 {
 /** Finds one feature by its UTF-8 id in the entry at [start, end) of `buffer`. */
 export function lookupFeature(buffer: ArrayBuffer, start: i32, end: i32, featureId: ArrayBuffer): FeatureLookup {
   const lookup = new FeatureLookup();
-  const reader = new ByteReader(buffer, start, end);
+  return lookupFeatureInto(lookup, new ByteReader(buffer, start, end), new Feature(), featureId, true);
+}
+
+/**
+ * The allocation-free lookup of the filter's hit path: `lookup`, `reader` (already reset to the entry's
+ * range) and `feature` are the caller's reusable objects; `lookup.feature` is `feature` when found. With
+ * `enumValues` false an ENUM feature's values are skipped (the filter never requests values).
+ */
+export function lookupFeatureInto(lookup: FeatureLookup, reader: ByteReader, feature: Feature, featureId: ArrayBuffer, enumValues: bool): FeatureLookup {
+  lookup.status = LookupStatus.OK;
+  lookup.customerReason = 0;
+  lookup.feature = null;
   const count = readHeader(reader, lookup);
   if (count < 0) { lookup.status = LookupStatus.CORRUPT; return lookup; }
   const idPtr = changetype<usize>(featureId);
@@ -147,14 +158,14 @@ export function lookupFeature(buffer: ArrayBuffer, start: i32, end: i32, feature
     const order = compareBytes(reader.ptrAt(offset), <i32>length, idPtr, idLength);
     if (order == 0) {
       // The id stays undecoded: the caller already has it, and the hit path should not allocate it.
-      const feature = new Feature();
-      if (!readFeatureBody(reader, feature)) { lookup.status = LookupStatus.CORRUPT; return lookup; }
+      if (feature.enumValues.length > 0) feature.enumValues.length = 0;
+      if (!readFeatureBody(reader, feature, enumValues)) { lookup.status = LookupStatus.CORRUPT; return lookup; }
       lookup.feature = feature;
       return lookup;
     }
     // Features are sorted by id: once past the wanted id it cannot follow.
     if (order > 0) return lookup;
-    if (!readFeatureBody(reader, null)) { lookup.status = LookupStatus.CORRUPT; return lookup; }
+    if (!readFeatureBody(reader, null, false)) { lookup.status = LookupStatus.CORRUPT; return lookup; }
   }
   return lookup;
 }
@@ -173,7 +184,7 @@ export function decodeEntry(buffer: ArrayBuffer, start: i32, end: i32): Entry | 
     if (reader.failed) return null;
     const feature = new Feature();
     feature.id = reader.utf8(offset, <i32>length);
-    if (!readFeatureBody(reader, feature)) return null;
+    if (!readFeatureBody(reader, feature, true)) return null;
     entry.features.push(feature);
   }
   if (!reader.atEnd) return null;

@@ -17,6 +17,30 @@ export class Decision {
   periodStartMs: i64 = 0;
   periodEndMs: i64 = 0;
 
+  reset(): void {
+    this.allowed = false;
+    this.reason = Reason.NONE;
+    this.hasRemaining = false;
+    this.remaining = 0;
+    this.usage = 0;
+    this.limit = 0;
+    this.unlimited = false;
+    this.periodStartMs = 0;
+    this.periodEndMs = 0;
+  }
+
+  /** In place (after reset): a denial for `reason`. */
+  asDenial(reason: i32): Decision {
+    this.reason = reason;
+    return this;
+  }
+
+  /** In place (after reset): an allow. */
+  asAllow(): Decision {
+    this.allowed = true;
+    return this;
+  }
+
   static deny(reason: i32): Decision {
     const decision = new Decision();
     decision.reason = reason;
@@ -37,34 +61,42 @@ export function evaluate(
   entryFound: bool, customerReason: i32, feature: Feature | null,
   requestedUsage: f64, requestedValues: string[] | null, nowMs: i64,
 ): Decision {
-  if (!entryFound) return Decision.deny(Reason.CustomerNotFound);
-  if (customerReason != Reason.NONE) return Decision.deny(customerReason);
-  if (feature === null) return Decision.deny(Reason.NoFeatureEntitlementInSubscription);
+  return evaluateInto(new Decision(), entryFound, customerReason, feature, requestedUsage, requestedValues, nowMs);
+}
+
+/** evaluate() writing into `out` (every field reset first): the filter reuses one Decision per VM. */
+export function evaluateInto(
+  out: Decision, entryFound: bool, customerReason: i32, feature: Feature | null,
+  requestedUsage: f64, requestedValues: string[] | null, nowMs: i64,
+): Decision {
+  out.reset();
+  if (!entryFound) return out.asDenial(Reason.CustomerNotFound);
+  if (customerReason != Reason.NONE) return out.asDenial(customerReason);
+  if (feature === null) return out.asDenial(Reason.NoFeatureEntitlementInSubscription);
   const kind = feature.kind;
   if (feature.reason != Reason.NONE) {
     // The feature's own denial still reports its usage, as Stigg's SDK does.
-    if (kind != FeatureKind.METERED) return Decision.deny(feature.reason);
-    const described = evaluateMetered(feature, 0, nowMs);
-    described.allowed = false;
-    described.reason = feature.reason;
-    return described;
+    if (kind != FeatureKind.METERED) return out.asDenial(feature.reason);
+    evaluateMetered(out, feature, 0, nowMs);
+    out.allowed = false;
+    out.reason = feature.reason;
+    return out;
   }
-  if (kind == FeatureKind.BOOLEAN || kind == FeatureKind.NUMERIC) return Decision.allow();
+  if (kind == FeatureKind.BOOLEAN || kind == FeatureKind.NUMERIC) return out.asAllow();
   if (kind == FeatureKind.ENUM) {
     if (requestedValues !== null) {
       for (let i = 0; i < requestedValues.length; i++) {
-        if (!feature.enumValues.includes(unchecked(requestedValues[i]))) return Decision.deny(Reason.RequestedValuesMismatch);
+        if (!feature.enumValues.includes(unchecked(requestedValues[i]))) return out.asDenial(Reason.RequestedValuesMismatch);
       }
     }
-    return Decision.allow();
+    return out.asAllow();
   }
-  if (kind != FeatureKind.METERED) return Decision.deny(Reason.FeatureTypeMismatch);
-  return evaluateMetered(feature, requestedUsage, nowMs);
+  if (kind != FeatureKind.METERED) return out.asDenial(Reason.FeatureTypeMismatch);
+  return evaluateMetered(out, feature, requestedUsage, nowMs);
 }
 
-function evaluateMetered(feature: Feature, requestedUsage: f64, nowMs: i64): Decision {
+function evaluateMetered(decision: Decision, feature: Feature, requestedUsage: f64, nowMs: i64): Decision {
   let usage = feature.usage;
-  const decision = new Decision();
   if (feature.hasPeriod) {
     let startMs: i64 = 0;
     let endMs = feature.periodEndSec * 1000;

@@ -92,6 +92,12 @@ export class ProtoWriter {
     this.buffer = grown;
   }
 
+  /** Starts over, keeping the buffer (a writer reused per message allocates only to grow). */
+  reset(): void { this.length = 0; }
+
+  /** Where the written bytes start; valid until the next write. */
+  get dataPtr(): usize { return changetype<usize>(this.buffer); }
+
   rawByte(value: u32): void {
     this.reserve(1);
     store<u8>(changetype<usize>(this.buffer) + <usize>this.length, <u8>value);

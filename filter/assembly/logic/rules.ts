@@ -143,6 +143,16 @@ export class RequestTarget {
   methodLength: i32 = 0;
   authorityPtr: usize = 0;
   authorityLength: i32 = 0;
+
+  /** Back to "no header seen" (the filter reuses one target per VM). */
+  reset(): void {
+    this.pathPtr = 0;
+    this.pathLength = 0;
+    this.methodPtr = 0;
+    this.methodLength = 0;
+    this.authorityPtr = 0;
+    this.authorityLength = 0;
+  }
 }
 
 /** Index of the first matching rule, or -1. */

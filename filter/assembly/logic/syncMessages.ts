@@ -149,6 +149,22 @@ export function encodeUsageIncrement(customerId: string, resourceId: string, fea
   return writer.finish();
 }
 
+/**
+ * The same UsageIncrement bytes as encodeUsageIncrement, from raw UTF-8 ids, into a reused writer (the
+ * filter's hit path: no allocation). The message is [writer.dataPtr, writer.length).
+ */
+export function writeUsageIncrement(
+  writer: ProtoWriter, customerPtr: usize, customerLength: i32, resourcePtr: usize, resourceLength: i32,
+  featureId: ArrayBuffer, delta: f64,
+): void {
+  writer.reset();
+  // Proto3 leaves out empty strings, as the string writer does.
+  if (customerLength > 0) writer.rawField(1, customerPtr, customerLength);
+  if (resourceLength > 0) writer.rawField(2, resourcePtr, resourceLength);
+  if (featureId.byteLength > 0) writer.rawField(3, changetype<usize>(featureId), featureId.byteLength);
+  writer.double(4, delta);
+}
+
 /** UsageReport{node_id, increments} from already-encoded UsageIncrement messages. */
 export function encodeUsageReport(nodeId: string, increments: ArrayBuffer[]): ArrayBuffer {
   const writer = new ProtoWriter();

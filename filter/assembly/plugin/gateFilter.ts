@@ -8,11 +8,12 @@ import { RootContext, StreamContext, findStream } from "../binding/contexts";
 import { Action, BufferType, MapType, Status } from "../binding/constants";
 import { getBufferBytes } from "../binding/buffers";
 import { HeaderMapView, HeaderPair } from "../binding/headerMapCodec";
-import { addHeaderRaw, getHeaderMapView, removeHeaderRaw, replaceHeader } from "../binding/headers";
-import { getSharedDataRaw, setSharedData } from "../binding/sharedData";
+import { addHeaderRaw, readHeaderMapInto, removeHeaderRaw, replaceHeader } from "../binding/headers";
+import { getSharedDataRaw, readSharedDataInto, setSharedData } from "../binding/sharedData";
+import { HostScratch } from "../binding/memory";
 import { grpcCall, grpcCancel } from "../binding/grpc";
 import { sendLocalReply } from "../binding/localReply";
-import { enqueueSharedQueue, resolveSharedQueue } from "../binding/queues";
+import { enqueueSharedQueueRaw, resolveSharedQueue } from "../binding/queues";
 import { getPropertyString } from "../binding/properties";
 import { continueRequest, setEffectiveContext } from "../binding/streamControl";
 import { logDebug, logError, logInfo, logWarn, refreshLogLevel } from "../binding/log";
@@ -20,14 +21,18 @@ import { nowMillis, setTickPeriodMs } from "../binding/time";
 import { GateConfig, IdSource, InjectHeader, parseGateConfig } from "../logic/gateConfig";
 import { GateRule, RequestTarget, matchRequest } from "../logic/rules";
 import { startsWithBytes } from "../logic/byteReader";
-import { Feature, FeatureKind, lookupFeature } from "../logic/entryDecoder";
-import { Decision, evaluate } from "../logic/evaluate";
+import { Feature, FeatureKind, FeatureLookup, lookupFeatureInto } from "../logic/entryDecoder";
+import { ByteReader } from "../logic/byteReader";
+import { ByteBuilder, isAscii } from "../logic/byteBuilder";
+import { ProtoWriter } from "../logic/protobuf";
+import { Decision, evaluateInto } from "../logic/evaluate";
 import { Reason, reasonName } from "../logic/reasons";
 import { renderDenyBody } from "../logic/denyResponses";
 import { claimFromPayloadHeader } from "../logic/jwtClaim";
 import { UsageLedger } from "../logic/usageLedger";
 import {
   FETCH_CUSTOMER_METHOD, SYNC_SERVICE, SyncEntry, decodeFetchCustomerResponse, encodeFetchCustomerRequest, encodeUsageIncrement,
+  writeUsageIncrement,
 } from "../logic/syncMessages";
 import {
   CUSTOMER_KEY_PREFIX, GENERATION_BYTES, RESOURCE_KEY_PREFIX, SYNC_AT_KEY, SYNC_GEN_KEY, entryKey, generationValue, readU32,
@@ -52,6 +57,8 @@ const ALLOW_VALUE = String.UTF8.encode("allow");
 const TRUE_VALUE = String.UTF8.encode("true");
 const FALSE_VALUE = String.UTF8.encode("false");
 const CUSTOMER_PREFIX = String.UTF8.encode(CUSTOMER_KEY_PREFIX);
+const RESOURCE_PREFIX = String.UTF8.encode(RESOURCE_KEY_PREFIX);
+const EMPTY = new ArrayBuffer(0);
 const GEN_KEY = String.UTF8.encode(SYNC_GEN_KEY);
 const AT_KEY = String.UTF8.encode(SYNC_AT_KEY);
 const DENY_DETAILS = "entitlement_denied";
@@ -59,6 +66,24 @@ const DENY_DETAILS = "entitlement_denied";
 const TICK_MS: u32 = 50;
 /** Distinct customers fetched at once per worker; a miss beyond it goes to the fallback at once. */
 const MAX_PENDING_FETCHES: i32 = 1024;
+
+// Reused by every request of this VM, so the hit path allocates nothing. A VM runs one callback at a time
+// and a request is decided within one callback (a paused one keeps its ids in its own buffers), so one
+// set is enough. Each holds its bytes only until the next request.
+const headerScratch = new HostScratch(1024);
+const headerView = new HeaderMapView(EMPTY);
+const requestTarget = new RequestTarget();
+const genScratch = new HostScratch(16);
+const atScratch = new HostScratch(16);
+const entryScratch = new HostScratch(512);
+const scratchEntryKey = new ByteBuilder(128);
+const scratchLedgerKey = new ByteBuilder(128);
+const scratchHeaderValue = new ByteBuilder(32);
+const entryReader = new ByteReader(EMPTY, 0, 0);
+const featureLookup = new FeatureLookup();
+const lookedUpFeature = new Feature();
+const scratchDecision = new Decision();
+const usageRecord = new ProtoWriter();
 
 /** Requests waiting for one FetchCustomer call. */
 class PendingFetch {
@@ -256,14 +281,14 @@ export class GateRoot extends RootContext {
 
   // ---- usage ----------------------------------------------------------------------------------
 
-  enqueueUsage(increment: ArrayBuffer): void {
+  enqueueUsage(ptr: usize, length: i32): void {
     const metrics = this.metrics!;
     if (this.usageQueueId < 0) this.usageQueueId = resolveSharedQueue(this.vmId, USAGE_QUEUE_NAME);
     if (this.usageQueueId < 0) {
       metrics.usageDropped.increment();
       return;
     }
-    const status = enqueueSharedQueue(<u32>this.usageQueueId, increment);
+    const status = enqueueSharedQueueRaw(<u32>this.usageQueueId, ptr, length);
     if (status != Status.OK) {
       this.usageQueueId = -1;
       metrics.usageDropped.increment();
@@ -283,45 +308,51 @@ function isStripped(ptr: usize, length: i32, extra: ArrayBuffer[]): bool {
   return false;
 }
 
-/** The id from a header value: the bytes themselves, or a JWT payload claim; null when missing. */
-function readId(source: IdSource, view: HeaderMapView, index: i32): ArrayBuffer | null {
-  if (index < 0) return null;
+// What readId() found (module-level instead of an object per call): the id's bytes, and the buffer that
+// owns them when they are not the header value itself (a JWT claim).
+let foundIdPtr: usize = 0;
+let foundIdLength: i32 = 0;
+let foundIdOwner: ArrayBuffer | null = null;
+
+/** The id from a header value: the bytes themselves, or a JWT payload claim; false when missing. */
+function readId(source: IdSource, view: HeaderMapView, index: i32): bool {
+  foundIdOwner = null;
+  if (index < 0) return false;
   const ptr = view.valuePtr(index);
   const length = view.valueLength(index);
-  if (length == 0) return null;
+  if (length == 0) return false;
   const path = source.claimPath;
   if (path === null) {
-    const out = new ArrayBuffer(length);
-    memory.copy(changetype<usize>(out), ptr, <usize>length);
-    return out;
+    foundIdPtr = ptr;
+    foundIdLength = length;
+    return true;
   }
   const claim = claimFromPayloadHeader(ptr, length, path);
-  if (claim === null || claim.length == 0) return null;
-  return String.UTF8.encode(claim);
+  if (claim === null || claim.length == 0) return false;
+  const bytes = String.UTF8.encode(claim);
+  foundIdOwner = bytes;
+  foundIdPtr = changetype<usize>(bytes);
+  foundIdLength = bytes.byteLength;
+  return true;
 }
 
-/** `eg1/c/<id>`, or `eg1/r/<len>/<id><resource>`, from raw id bytes. */
-function entryKeyBytes(customer: ArrayBuffer, resource: ArrayBuffer | null): ArrayBuffer {
-  if (resource === null) {
-    const prefixLength = CUSTOMER_PREFIX.byteLength;
-    const key = new ArrayBuffer(prefixLength + customer.byteLength);
-    memory.copy(changetype<usize>(key), changetype<usize>(CUSTOMER_PREFIX), <usize>prefixLength);
-    memory.copy(changetype<usize>(key) + <usize>prefixLength, changetype<usize>(customer), <usize>customer.byteLength);
-    return key;
-  }
-  const prefix = String.UTF8.encode(RESOURCE_KEY_PREFIX + customer.byteLength.toString() + "/");
-  const key = new ArrayBuffer(prefix.byteLength + customer.byteLength + resource.byteLength);
-  const base = changetype<usize>(key);
-  memory.copy(base, changetype<usize>(prefix), <usize>prefix.byteLength);
-  memory.copy(base + <usize>prefix.byteLength, changetype<usize>(customer), <usize>customer.byteLength);
-  memory.copy(base + <usize>(prefix.byteLength + customer.byteLength), changetype<usize>(resource), <usize>resource.byteLength);
-  return key;
+function ownedCopy(ptr: usize, length: i32): ArrayBuffer {
+  const out = new ArrayBuffer(length);
+  memory.copy(changetype<usize>(out), ptr, <usize>length);
+  return out;
 }
 
 export class GateStream extends StreamContext {
   rule: GateRule | null = null;
-  customer: ArrayBuffer = new ArrayBuffer(0);
-  resource: ArrayBuffer | null = null;
+  // The customer (and resource) id bytes: in the request's header scratch while the request is decided
+  // within its callback, in `customerOwner`/`resourceOwner` once it pauses (or when decoded from a JWT).
+  customerPtr: usize = 0;
+  customerLength: i32 = 0;
+  customerOwner: ArrayBuffer | null = null;
+  hasResource: bool = false;
+  resourcePtr: usize = 0;
+  resourceLength: i32 = 0;
+  resourceOwner: ArrayBuffer | null = null;
   /** Paused for a FetchCustomer answer. */
   waiting: bool = false;
   /** For the response header: remaining quota after this request, when the feature is metered. */
@@ -339,17 +370,18 @@ export class GateStream extends StreamContext {
     // Unconfigured (rejected configuration never gets here in Envoy): do not interfere.
     if (config === null || metrics === null) return Action.CONTINUE;
 
-    const headers = getHeaderMapView(MapType.HTTP_REQUEST_HEADERS);
-    if (headers === null || !headers.valid) {
+    const headers = headerView;
+    if (!readHeaderMapInto(MapType.HTTP_REQUEST_HEADERS, headerScratch, headers) || !headers.valid) {
       logDebug("entitlement_gate: request headers unreadable; passing the request on");
       return Action.CONTINUE;
     }
-    const target = new RequestTarget();
+    const target = requestTarget;
+    target.reset();
     let customerIndex = -1;
     let resourceIndex = -1;
     const customerHeader = config.customer.headerBytes;
     const resourceSource = config.resource;
-    const resourceHeader = resourceSource === null ? new ArrayBuffer(0) : resourceSource.headerBytes;
+    const resourceHeader = resourceSource === null ? EMPTY : resourceSource.headerBytes;
     const strip = config.stripHeaders;
     for (let i = 0; i < headers.count; i++) {
       const keyPtr = headers.keyPtr(i);
@@ -377,38 +409,45 @@ export class GateStream extends StreamContext {
     }
     const rule = unchecked(config.rules[ruleIndex]);
     this.rule = rule;
-    const customer = readId(config.customer, headers, customerIndex);
-    if (customer === null) {
+    if (!readId(config.customer, headers, customerIndex)) {
       if (config.allowMissingCustomer) {
         metrics.missingCustomerAllowed.increment();
         return Action.CONTINUE;
       }
       return this.finish(Decision.deny(Reason.MissingCustomerId), false, null);
     }
-    this.customer = customer;
-    if (resourceSource !== null) this.resource = readId(resourceSource, headers, resourceIndex);
+    this.customerPtr = foundIdPtr;
+    this.customerLength = foundIdLength;
+    this.customerOwner = foundIdOwner;
+    if (resourceSource !== null && readId(resourceSource, headers, resourceIndex)) {
+      this.hasResource = true;
+      this.resourcePtr = foundIdPtr;
+      this.resourceLength = foundIdLength;
+      this.resourceOwner = foundIdOwner;
+    }
 
     // The cache, unless the sync role has been silent for longer than maxStaleSeconds.
     let now: i64 = 0;
     let stale = false;
     if (config.maxStaleSeconds > 0) {
       now = nowMillis();
-      const at = getSharedDataRaw(changetype<usize>(AT_KEY), AT_KEY.byteLength).value;
-      const atMs: i64 = at === null || at.byteLength < 8 ? 0 : <i64>load<u64>(changetype<usize>(at));
+      readSharedDataInto(changetype<usize>(AT_KEY), AT_KEY.byteLength, atScratch);
+      const atMs: i64 = atScratch.length < 8 ? 0 : <i64>load<u64>(atScratch.ptr);
       stale = <f64>(now - atMs) > config.maxStaleSeconds * 1000;
     }
     if (!stale) {
-      const generation = getSharedDataRaw(changetype<usize>(GEN_KEY), GEN_KEY.byteLength);
-      const currentGen = readU32(generation.value);
-      const key = entryKeyBytes(customer, this.resource);
-      const value = getSharedDataRaw(changetype<usize>(key), key.byteLength).value;
+      readSharedDataInto(changetype<usize>(GEN_KEY), GEN_KEY.byteLength, genScratch);
+      const currentGen: u32 = genScratch.length < 4 ? 0 : load<u32>(genScratch.ptr);
+      const key = this.entryKey();
+      readSharedDataInto(key.ptr, key.length, entryScratch);
+      const valueLength = entryScratch.length;
       // Absent, removed, or written before the last completed snapshot and not in it: a miss.
-      if (value !== null && value.byteLength >= GENERATION_BYTES && readU32(value) >= currentGen) {
-        const decision = this.decideFromEntry(value, GENERATION_BYTES, value.byteLength, now);
+      if (valueLength >= GENERATION_BYTES && load<u32>(entryScratch.ptr) >= currentGen) {
+        const decision = this.decideFromEntry(entryScratch.buffer, GENERATION_BYTES, valueLength, now);
         if (decision !== null) return this.finish(decision, false, this.lastFeature);
         metrics.corruptEntry.increment();
         logDebug("entitlement_gate: corrupt entry for a customer; treated as a miss");
-      } else if (value !== null && value.byteLength > 0 && value.byteLength < GENERATION_BYTES) {
+      } else if (valueLength > 0 && valueLength < GENERATION_BYTES) {
         metrics.corruptEntry.increment();
       }
     } else {
@@ -416,6 +455,7 @@ export class GateStream extends StreamContext {
     }
     metrics.misses.increment();
     if (config.fetchOnMiss) {
+      this.keepIds();
       this.waiting = true;
       if (root.startFetch(this, this.customerId(), this.resourceId())) return Action.PAUSE;
       this.waiting = false;
@@ -431,16 +471,43 @@ export class GateStream extends StreamContext {
     return Action.CONTINUE;
   }
 
-  customerId(): string { return String.UTF8.decode(this.customer); }
-  resourceId(): string { const r = this.resource; return r === null ? "" : String.UTF8.decode(r); }
+  customerId(): string { return String.UTF8.decodeUnsafe(this.customerPtr, <usize>this.customerLength); }
+  resourceId(): string { return this.hasResource ? String.UTF8.decodeUnsafe(this.resourcePtr, <usize>this.resourceLength) : ""; }
+
+  /** `eg1/c/<id>`, or `eg1/r/<len>/<id><resource>`, in the per-VM scratch. */
+  private entryKey(): ByteBuilder {
+    const key = scratchEntryKey.reset();
+    if (!this.hasResource) return key.bytes(CUSTOMER_PREFIX).raw(this.customerPtr, this.customerLength);
+    return key.bytes(RESOURCE_PREFIX).decimal(this.customerLength).byte(0x2f)
+      .raw(this.customerPtr, this.customerLength).raw(this.resourcePtr, this.resourceLength);
+  }
+
+  /** Copies ids still in the header scratch into buffers of their own (before the request pauses). */
+  private keepIds(): void {
+    if (this.customerOwner === null) {
+      const owned = ownedCopy(this.customerPtr, this.customerLength);
+      this.customerOwner = owned;
+      this.customerPtr = changetype<usize>(owned);
+    }
+    if (this.hasResource && this.resourceOwner === null) {
+      const owned = ownedCopy(this.resourcePtr, this.resourceLength);
+      this.resourceOwner = owned;
+      this.resourcePtr = changetype<usize>(owned);
+    }
+  }
 
   /** The feature the last decideFromEntry() looked at (null when the customer lacks it). */
   lastFeature: Feature | null = null;
 
-  /** Evaluates the rule's feature in an entry; null when the entry is corrupt. */
+  /**
+   * Evaluates the rule's feature in an entry; null when the entry is corrupt. The decision and feature
+   * are the VM's scratch objects: valid until the next decision.
+   */
   private decideFromEntry(buffer: ArrayBuffer, start: i32, end: i32, now: i64): Decision | null {
     const rule = this.rule!;
-    const lookup = lookupFeature(buffer, start, end, rule.featureBytes);
+    entryReader.reset(buffer, start, end);
+    // Enum values are skipped: the filter never requests any, so evaluation does not read them.
+    const lookup = lookupFeatureInto(featureLookup, entryReader, lookedUpFeature, rule.featureBytes, false);
     if (lookup.corrupt) return null;
     const feature = lookup.feature;
     this.lastFeature = feature;
@@ -448,15 +515,21 @@ export class GateStream extends StreamContext {
     if (feature !== null && feature.kind == FeatureKind.METERED) {
       // The clock costs a host call: only metered features with a usage period need it.
       if (nowMs == 0 && feature.hasPeriod) nowMs = nowMillis();
-      this.ledgerKey = UsageLedger.key(this.customerId(), this.resourceId(), rule.feature);
+      const key = this.ledgerKey(rule);
       this.cachedUsage = feature.usage;
-      feature.usage += this.gate.ledger.pending(this.ledgerKey, feature.usage);
+      feature.usage += this.gate.ledger.pendingBytes(key.ptr, key.length, feature.usage);
     }
-    return evaluate(true, lookup.customerReason, feature, rule.requestedUsage, null, nowMs);
+    return evaluateInto(scratchDecision, true, lookup.customerReason, feature, rule.requestedUsage, null, nowMs);
   }
 
-  /** Metered features: the usage ledger key and the usage the cache holds (without local usage). */
-  ledgerKey: string = "";
+  /** `customer \0 resource \0 feature` in the per-VM scratch (the usage ledger's key). */
+  private ledgerKey(rule: GateRule): ByteBuilder {
+    const key = scratchLedgerKey.reset().raw(this.customerPtr, this.customerLength).byte(0);
+    if (this.hasResource) key.raw(this.resourcePtr, this.resourceLength);
+    return key.byte(0).bytes(rule.featureBytes);
+  }
+
+  /** Metered features: the usage the cache holds (without local usage). */
   cachedUsage: f64 = 0;
 
   /** Stigg's fallback for the rule's feature: the configured table, else no access (reason Unknown). */
@@ -523,21 +596,43 @@ export class GateStream extends StreamContext {
     }
     const inject = config.inject;
     if ((inject & InjectHeader.DECISION) != 0) this.addRequestHeader(DECISION_HEADER, ALLOW_VALUE);
-    if ((inject & InjectHeader.CUSTOMER) != 0) this.addRequestHeader(CUSTOMER_HEADER, this.customer);
+    if ((inject & InjectHeader.CUSTOMER) != 0) {
+      addHeaderRaw(MapType.HTTP_REQUEST_HEADERS, changetype<usize>(CUSTOMER_HEADER), CUSTOMER_HEADER.byteLength,
+        this.customerPtr, this.customerLength);
+    }
     if ((inject & InjectHeader.FEATURE) != 0) this.addRequestHeader(FEATURE_HEADER, rule.featureBytes);
     if ((inject & InjectHeader.FALLBACK) != 0 && !fallback) this.addRequestHeader(FALLBACK_HEADER, FALSE_VALUE);
     if (decision.hasRemaining) {
       // What is left once this request's usage counts.
       this.hasRemaining = true;
       this.remaining = max<f64>(0, decision.remaining - rule.requestedUsage);
-      if ((inject & InjectHeader.REMAINING) != 0) this.addRequestHeader(REMAINING_HEADER, String.UTF8.encode(formatNumber(this.remaining)));
+      if ((inject & InjectHeader.REMAINING) != 0) {
+        const value = formatNumberInto(scratchHeaderValue, this.remaining);
+        addHeaderRaw(MapType.HTTP_REQUEST_HEADERS, changetype<usize>(REMAINING_HEADER), REMAINING_HEADER.byteLength,
+          value.ptr, value.length);
+      }
     }
     if (!fallback && !config.shadow && feature !== null && feature.kind == FeatureKind.METERED && rule.requestedUsage > 0) {
-      root.ledger.add(this.ledgerKey, this.cachedUsage, rule.requestedUsage);
-      root.enqueueUsage(encodeUsageIncrement(this.customerId(), this.resourceId(), rule.feature, rule.requestedUsage));
+      const key = this.ledgerKey(rule);
+      root.ledger.addBytes(key.ptr, key.length, this.cachedUsage, rule.requestedUsage);
+      this.enqueueUsage(rule);
     }
     metrics.allowed.increment();
     return Action.CONTINUE;
+  }
+
+  /** Queues the UsageIncrement for this request (encoded in the per-VM writer when the ids are ASCII). */
+  private enqueueUsage(rule: GateRule): void {
+    const resourceLength = this.hasResource ? this.resourceLength : 0;
+    if (isAscii(this.customerPtr, this.customerLength) && isAscii(this.resourcePtr, resourceLength)) {
+      writeUsageIncrement(usageRecord, this.customerPtr, this.customerLength, this.resourcePtr, resourceLength,
+        rule.featureBytes, rule.requestedUsage);
+      this.gate.enqueueUsage(usageRecord.dataPtr, usageRecord.length);
+      return;
+    }
+    // Other bytes go through the string encoder, so the record carries exactly what it always did.
+    const record = encodeUsageIncrement(this.customerId(), this.resourceId(), rule.feature, rule.requestedUsage);
+    this.gate.enqueueUsage(changetype<usize>(record), record.byteLength);
   }
 
   private addRequestHeader(name: ArrayBuffer, value: ArrayBuffer): void {
@@ -548,6 +643,13 @@ export class GateStream extends StreamContext {
 function formatNumber(value: f64): string {
   if (value == Math.floor(value) && Math.abs(value) < 1e15) return (<i64>value).toString();
   return value.toString();
+}
+
+/** formatNumber's bytes, in `out` (whole numbers without allocating). */
+function formatNumberInto(out: ByteBuilder, value: f64): ByteBuilder {
+  out.reset();
+  if (value == Math.floor(value) && Math.abs(value) < 1e15) return out.decimal(<i64>value);
+  return out.bytes(String.UTF8.encode(value.toString()));
 }
 
 export function createGateRoot(id: u32, rootId: string): RootContext {
