@@ -10,8 +10,10 @@ const SUITES = ["sidecarApi", "extAuthz", "healthGrpc", "sidecarReflection"];
 function runSuite(name: string): Promise<{ code: number | null; output: string }> {
   const file = fileURLToPath(new URL(`./${name}.test.ts`, import.meta.url));
   return new Promise((resolve, reject) => {
+    // Without NODE_TEST_CONTEXT the child reports as a top-level run (plain TAP with its totals).
+    const { NODE_TEST_CONTEXT: _parent, ...env } = process.env;
     const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=tap", file], {
-      env: { ...process.env, GRPC_FAST_PATH: "false" },
+      env: { ...env, GRPC_FAST_PATH: "false" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
