@@ -164,6 +164,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       extAuthzRules: settings.extAuthzRules,
       readiness,
       transport: hardening.api,
+      fastPath: settings.grpcFastPath,
     }).catch((err: unknown) => {
       throw listenError("the API gRPC server", "GRPC_PORT", settings.grpcPort, err);
     });
