@@ -82,7 +82,10 @@ export function createContext(contextId: u32, parentId: u32): void {
   }
   if (roots.has(parentId)) {
     const root = roots.get(parentId);
-    streams.set(contextId, root.createStreamContext(contextId));
+    const stream = root.createStreamContext(contextId);
+    streams.set(contextId, stream);
+    lastStreamId = contextId;
+    lastStream = stream;
   } else {
     logError("entitlement-gate: stream context " + contextId.toString() + " has unknown parent " + parentId.toString());
   }
@@ -102,12 +105,23 @@ export function findRootByRootId(rootId: string): RootContext | null {
   return null;
 }
 
+// Envoy calls a stream's callbacks back to back (create, headers, ..., delete): remembering the last one
+// found spares a map lookup on most of them.
+let lastStreamId: u32 = 0;
+let lastStream: StreamContext | null = null;
+
 export function findStream(id: u32): StreamContext | null {
-  return streams.has(id) ? streams.get(id) : null;
+  if (id == lastStreamId && lastStream !== null) return lastStream;
+  if (!streams.has(id)) return null;
+  const stream = streams.get(id);
+  lastStreamId = id;
+  lastStream = stream;
+  return stream;
 }
 
 export function deleteContext(id: u32): void {
   if (streams.has(id)) {
+    if (id == lastStreamId) lastStream = null;
     streams.get(id).onDelete();
     streams.delete(id);
   } else if (roots.has(id)) {
