@@ -19,3 +19,16 @@ export function sendLocalReply(statusCode: u32, details: string, body: string, h
   if (status != Status.OK) logWarn("proxy_send_local_response returned status " + status.toString());
   return status == Status.OK;
 }
+
+/** sendLocalReply with the details, body and serialized header map already in bytes. */
+export function sendLocalReplyRaw(statusCode: u32, details: ArrayBuffer, body: ArrayBuffer, serializedHeaders: ArrayBuffer): bool {
+  const status = proxy_send_local_response(
+    statusCode,
+    changetype<usize>(details), <usize>details.byteLength,
+    changetype<usize>(body), <usize>body.byteLength,
+    changetype<usize>(serializedHeaders), <usize>serializedHeaders.byteLength,
+    NO_GRPC_STATUS,
+  );
+  if (status != Status.OK) logWarn("proxy_send_local_response returned status " + status.toString());
+  return status == Status.OK;
+}

@@ -1,6 +1,6 @@
 // What a denied request gets back: status, body and headers per access-denied reason, resolved once at
 // configure time. Body templates may hold {feature} and {reason}, replaced as plain text.
-import { HeaderPair } from "../binding/headerMapCodec";
+import { HeaderPair, serializeHeaderMap } from "../binding/headerMapCodec";
 import { Reason } from "./reasons";
 import { denyBody } from "./jsonWriter";
 
@@ -18,6 +18,10 @@ export class DenyResponse {
   /** null: the built-in JSON body. */
   bodyTemplate: string | null = null;
   headers: HeaderPair[] = [];
+  /** `headers` serialized for proxy_send_local_response, once at configure time. */
+  headerBytes: ArrayBuffer = new ArrayBuffer(0);
+  /** The same plus `x-entitlement-fallback: true`, for denials decided by the fallback. */
+  fallbackHeaderBytes: ArrayBuffer = new ArrayBuffer(0);
 }
 
 /** One configured entry (any field may be absent). */
@@ -52,6 +56,10 @@ export function resolveDenyResponses(specs: Array<DenyResponseSpec | null>, defa
       headers = response.bodyTemplate === null ? [new HeaderPair("content-type", "application/json")] : new Array<HeaderPair>();
     }
     response.headers = headers!;
+    response.headerBytes = serializeHeaderMap(headers!);
+    const withFallback = headers!.slice(0);
+    withFallback.push(new HeaderPair("x-entitlement-fallback", "true"));
+    response.fallbackHeaderBytes = serializeHeaderMap(withFallback);
     unchecked(out[slot] = response);
   }
   return out;

@@ -7,12 +7,12 @@
 import { RootContext, StreamContext, findStream } from "../binding/contexts";
 import { Action, BufferType, MapType, Status } from "../binding/constants";
 import { getBufferBytes } from "../binding/buffers";
-import { HeaderMapView, HeaderPair } from "../binding/headerMapCodec";
+import { HeaderMapView } from "../binding/headerMapCodec";
 import { addHeaderRaw, readHeaderMapInto, removeHeaderRaw, replaceHeader } from "../binding/headers";
 import { getSharedDataRaw, readSharedDataInto, setSharedData } from "../binding/sharedData";
 import { HostScratch } from "../binding/memory";
 import { grpcCall, grpcCancel } from "../binding/grpc";
-import { sendLocalReply } from "../binding/localReply";
+import { sendLocalReplyRaw } from "../binding/localReply";
 import { enqueueSharedQueueRaw, resolveSharedQueue } from "../binding/queues";
 import { getPropertyString } from "../binding/properties";
 import { continueRequest, setEffectiveContext } from "../binding/streamControl";
@@ -61,7 +61,7 @@ const RESOURCE_PREFIX = String.UTF8.encode(RESOURCE_KEY_PREFIX);
 const EMPTY = new ArrayBuffer(0);
 const GEN_KEY = String.UTF8.encode(SYNC_GEN_KEY);
 const AT_KEY = String.UTF8.encode(SYNC_AT_KEY);
-const DENY_DETAILS = "entitlement_denied";
+const DENY_DETAILS = String.UTF8.encode("entitlement_denied");
 /** The root's tick: miss deadlines and the lease/sync role need it. */
 const TICK_MS: u32 = 50;
 /** Distinct customers fetched at once per worker; a miss beyond it goes to the fallback at once. */
@@ -617,12 +617,8 @@ export class GateStream extends StreamContext {
       }
       const response = config.denyResponse(decision.reason);
       const reason = reasonName(decision.reason);
-      let headers = response.headers;
-      if (fallback) {
-        headers = headers.slice(0);
-        headers.push(new HeaderPair("x-entitlement-fallback", "true"));
-      }
-      sendLocalReply(response.status, DENY_DETAILS, renderDenyBody(response, rule.feature, reason), headers);
+      const body = String.UTF8.encode(renderDenyBody(response, rule.feature, reason));
+      sendLocalReplyRaw(response.status, DENY_DETAILS, body, fallback ? response.fallbackHeaderBytes : response.headerBytes);
       return Action.PAUSE;
     }
     const inject = config.inject;

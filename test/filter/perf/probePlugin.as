@@ -1,6 +1,7 @@
-// A probe for the cost of one host call in the proxy-wasm test host: on request headers it repeats one
-// of the host calls the filter makes `count` times (configuration: "<op> <count>"), so the time per
-// request minus the "none" probe's, divided by count, is what the host charges per call.
+// A probe for the cost of host calls in the proxy-wasm test host: on request headers it repeats one of
+// the host calls the filter makes `count` times (configuration: "<op> <count>"), so the time per request
+// minus the "none" probe's, divided by count, is what the host charges per call. "mix 1" makes the
+// metered route's eight calls once, as the filter does, and nothing else.
 import { RootContext, StreamContext, registerRootContext } from "../../../filter/assembly/binding/contexts";
 import { BufferType, MapType } from "../../../filter/assembly/binding/constants";
 import { getBufferBytes } from "../../../filter/assembly/binding/buffers";
@@ -23,10 +24,13 @@ const OP_SHARED = 3;
 const OP_PAIRS = 4;
 const OP_ADD = 5;
 const OP_RESOLVE = 6;
+/** The metered route's calls once each, in the filter's order, with none of its own work. */
+const OP_MIX = 7;
 
 const scratch = new HostScratch(1024);
 const view = new HeaderMapView(new ArrayBuffer(0));
 const ENTRY_KEY = String.UTF8.encode("eg1/c/customer-000007");
+const GEN_KEY = String.UTF8.encode("eg1/sync/gen");
 const HEADER_NAME = String.UTF8.encode("x-entitlement-decision");
 const HEADER_VALUE = String.UTF8.encode("allow");
 const VM_ID = String.UTF8.encode("probe");
@@ -44,7 +48,7 @@ class ProbeRoot extends RootContext {
     const parts = text.split(" ");
     const name = parts[0];
     op = name == "metric" ? OP_METRIC : name == "time" ? OP_TIME : name == "shared" ? OP_SHARED
-      : name == "pairs" ? OP_PAIRS : name == "add" ? OP_ADD : name == "resolve" ? OP_RESOLVE : OP_NONE;
+      : name == "pairs" ? OP_PAIRS : name == "add" ? OP_ADD : name == "resolve" ? OP_RESOLVE : name == "mix" ? OP_MIX : OP_NONE;
     count = parts.length > 1 ? I32.parseInt(parts[1]) : 0;
     if (probeMetric === null) probeMetric = counter("probe_calls");
     return true;
@@ -64,6 +68,18 @@ class ProbeStream extends StreamContext {
         changetype<usize>(HEADER_VALUE), HEADER_VALUE.byteLength);
       else if (op == OP_RESOLVE) sink += proxy_resolve_shared_queue(changetype<usize>(VM_ID), <usize>VM_ID.byteLength,
         changetype<usize>(QUEUE_NAME), <usize>QUEUE_NAME.byteLength, OUT_WORD);
+      else if (op == OP_MIX) {
+        readHeaderMapInto(MapType.HTTP_REQUEST_HEADERS, scratch, view);
+        readSharedDataInto(changetype<usize>(GEN_KEY), GEN_KEY.byteLength, scratch);
+        readSharedDataInto(changetype<usize>(ENTRY_KEY), ENTRY_KEY.byteLength, scratch);
+        sink += nowMillis() + scratch.length;
+        addHeaderRaw(MapType.HTTP_REQUEST_HEADERS, changetype<usize>(HEADER_NAME), HEADER_NAME.byteLength,
+          changetype<usize>(HEADER_VALUE), HEADER_VALUE.byteLength);
+        sink += proxy_resolve_shared_queue(changetype<usize>(VM_ID), <usize>VM_ID.byteLength,
+          changetype<usize>(QUEUE_NAME), <usize>QUEUE_NAME.byteLength, OUT_WORD);
+        metric.increment();
+        metric.increment();
+      }
     }
     return 0;
   }
