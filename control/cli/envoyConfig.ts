@@ -36,6 +36,18 @@ export interface EnvoyConfigOptions {
   rules: GateRuleSpec[];
   /** A complete `entitlement_gate` configuration; replaces customerHeader/rules when given. */
   gateConfig?: Record<string, unknown>;
+  /** TLS (with a client certificate: mutual TLS) to the control plane, see RELIABILITY.md. */
+  controlPlaneTls?: ControlPlaneTls;
+}
+
+export interface ControlPlaneTls {
+  /** CA that signed the control plane's certificate (SYNC_TLS_CERT_FILE / GRPC_TLS_CERT_FILE). */
+  caFile: string;
+  /** Server name to send and to expect in the certificate's DNS SANs; defaults to the host. */
+  serverName?: string;
+  /** Envoy's client certificate and key, for a control plane that requires them (mutual TLS). */
+  certFile?: string;
+  keyFile?: string;
 }
 
 /** The demo: the embedded catalogue's features on the routes `npm run demo` uses. */
@@ -75,7 +87,9 @@ export function templatePath(variant: EnvoyVariant): string {
  * placeholder, so block scalars and lists land where the template put them. Unknown names are errors.
  */
 export function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
-  return template.replace(/^([^\n]*?)\{\{(\w+)\}\}/gm, (match: string, before: string, name: string) => {
+  // A placeholder alone on its line that renders empty (an optional block) takes its line with it.
+  const withoutEmptyBlocks = template.replace(/^[ \t]*\{\{(\w+)\}\}[ \t]*\n/gm, (line: string, name: string) => (values[name] === "" ? "" : line));
+  return withoutEmptyBlocks.replace(/^([^\n]*?)\{\{(\w+)\}\}/gm, (match: string, before: string, name: string) => {
     const value = values[name];
     if (value === undefined) throw new Error(`template placeholder {{${name}}} has no value`);
     const indent = /^\s*$/.test(before) ? before : "";
@@ -130,6 +144,28 @@ function extAuthzRoutes(options: EnvoyConfigOptions): string {
   return lines.join("\n");
 }
 
+/** The control_plane cluster's transport_socket (YAML lines at the cluster's indentation), or "" for plaintext. */
+function transportSocket(options: EnvoyConfigOptions): string {
+  const tls = options.controlPlaneTls;
+  if (!tls) return "";
+  const name = tls.serverName ?? options.controlPlaneHost;
+  const lines = [
+    "transport_socket:",
+    "  name: envoy.transport_sockets.tls",
+    "  typed_config:",
+    '    "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+    `    sni: ${name}`,
+    "    common_tls_context:",
+    "      validation_context:",
+    `        trusted_ca: { filename: ${tls.caFile} }`,
+    `        match_typed_subject_alt_names: [{ san_type: DNS, matcher: { exact: ${name} } }]`,
+  ];
+  if (tls.certFile && tls.keyFile) {
+    lines.push("      tls_certificates:", `      - certificate_chain: { filename: ${tls.certFile} }`, `        private_key: { filename: ${tls.keyFile} }`);
+  }
+  return lines.join("\n");
+}
+
 export function renderEnvoyConfig(options: EnvoyConfigOptions): string {
   const values: Record<string, string> = {
     nodeId: options.nodeId,
@@ -148,6 +184,7 @@ export function renderEnvoyConfig(options: EnvoyConfigOptions): string {
     gateConfigJson: JSON.stringify(gateConfiguration(options), null, 2),
     syncConfigJson: JSON.stringify(syncConfiguration(options), null, 2),
     extAuthzRoutes: extAuthzRoutes(options),
+    controlPlaneTransportSocket: transportSocket(options),
   };
   return renderTemplate(readFileSync(templatePath(options.variant), "utf8"), values);
 }

@@ -31,6 +31,10 @@ export const ENVOY_CONFIG_OPTIONS: readonly OptionSpec[] = [
   { flag: "--customer-header", env: "EG_CUSTOMER_HEADER", help: "Request header with the customer id.", defaultText: d.customerHeader },
   { flag: "--rule", env: "EG_RULES", help: "A route rule PATH_PREFIX=FEATURE[:REQUESTED_USAGE]; repeat for more (replaces the demo rules).", defaultText: d.rules.map((r) => `${r.pathPrefix}=${r.feature}${r.requestedUsage ? `:${r.requestedUsage}` : ""}`).join(" "), repeatable: true },
   { flag: "--gate-config", env: "EG_GATE_CONFIG", help: "JSON file with a complete entitlement_gate configuration (every filter field); replaces --customer-header and --rule." },
+  { flag: "--tls-ca-file", env: "EG_TLS_CA_FILE", help: "TLS to the control plane: the CA file (in Envoy) that signed its certificate. Plaintext when absent." },
+  { flag: "--tls-server-name", env: "EG_TLS_SERVER_NAME", help: "Name sent as SNI and required in the control plane certificate's DNS SANs.", defaultText: "--control-plane-host" },
+  { flag: "--tls-cert-file", env: "EG_TLS_CERT_FILE", help: "Mutual TLS: Envoy's client certificate chain file (with --tls-key-file)." },
+  { flag: "--tls-key-file", env: "EG_TLS_KEY_FILE", help: "Mutual TLS: Envoy's client private key file." },
   { flag: "--output", env: "EG_OUTPUT", help: "Write to this file instead of stdout." },
 ];
 
@@ -107,6 +111,15 @@ export function runEnvoyConfig(argv: readonly string[], env: Readonly<Record<str
     } catch (err) {
       options.errors.push(`--gate-config ${gateConfigPath}: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+  const caFile = name("--tls-ca-file", /^\/\S+$/, "an absolute path");
+  const serverName = name("--tls-server-name", HOST, "a host name");
+  const certFile = name("--tls-cert-file", /^\/\S+$/, "an absolute path");
+  const keyFile = name("--tls-key-file", /^\/\S+$/, "an absolute path");
+  if ((certFile === undefined) !== (keyFile === undefined)) options.errors.push("--tls-cert-file and --tls-key-file: give both or neither");
+  if (caFile === undefined && (serverName ?? certFile ?? keyFile) !== undefined) options.errors.push("--tls-ca-file: required with the other --tls-* options");
+  if (caFile !== undefined) {
+    config.controlPlaneTls = { caFile, ...(serverName ? { serverName } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}) };
   }
   if (options.positionals.length > 0) options.errors.push(`${JSON.stringify(options.positionals[0])}: unexpected argument`);
   if (options.errors.length > 0) {

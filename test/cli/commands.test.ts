@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "../../control/controlPlane.ts";
+import { envoyConfigProblems } from "../../control/cli/envoySchema.ts";
 import { cleanEnv, ROOT, runCli } from "./support/runCli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "eg-cli-"));
@@ -80,6 +81,24 @@ describe("entitlement-gate envoy-config", () => {
     assert.match(json, /\\"pathPrefix\\": \\"\/v1\/ai\\",\\n {6}\\"feature\\": \\"ai-tokens\\",\\n {6}\\"requestedUsage\\": 10/);
     assert.equal((json.match(/"vm_id":"gate"/g) ?? []).length, 2, "both plugins get the vm_id");
     assert.match(json, /"address":"10\.0\.0\.7","port_value":9100/);
+  });
+
+  it("adds mutual TLS to the control plane's cluster, valid for Envoy's API, with the --tls-* options", async () => {
+    const r = await runCli(["envoy-config", "--tls-ca-file", "/etc/eg/ca.pem", "--tls-cert-file", "/etc/eg/envoy.pem", "--tls-key-file", "/etc/eg/envoy-key.pem", "--tls-server-name", "eg.internal"]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = parse(r.stdout) as { static_resources: { clusters: Array<{ name: string; transport_socket?: { typed_config: Record<string, any> } }> } };
+    assert.deepEqual(envoyConfigProblems("envoy.config.bootstrap.v3.Bootstrap", doc), []);
+    const tls = doc.static_resources.clusters.find((c) => c.name === "control_plane")!.transport_socket!.typed_config;
+    assert.equal(tls.sni, "eg.internal");
+    assert.equal(tls.common_tls_context.validation_context.trusted_ca.filename, "/etc/eg/ca.pem");
+    assert.equal(tls.common_tls_context.tls_certificates[0].private_key.filename, "/etc/eg/envoy-key.pem");
+    assert.equal(doc.static_resources.clusters.find((c) => c.name === "app")!.transport_socket, undefined, "the app cluster stays as it was");
+  });
+
+  it("refuses a client certificate without its key", async () => {
+    const r = await runCli(["envoy-config", "--tls-ca-file", "/etc/eg/ca.pem", "--tls-cert-file", "/etc/eg/envoy.pem"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /give both or neither/);
   });
 
   it("writes --output to a file", async () => {
