@@ -23,6 +23,20 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// Children still running when this process exits (an exception, Ctrl-C, the watchdog) are killed by
+// their pid, so no control plane or redis-server outlives a run.
+const liveChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of liveChildren) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+
+function track(child: ChildProcess): ChildProcess {
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  return child;
+}
+
 function exitOf(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((r) => child.once("exit", () => r()));
@@ -79,7 +93,7 @@ export class ControlPlaneChild {
       LOG_LEVEL: "info",
       ...this.env,
     };
-    const child = spawn(process.execPath, ["--import", "tsx", "control/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn(process.execPath, ["--import", "tsx", "control/main.ts"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] }));
     this.child = child;
     this.starts++;
     this.log.write(`--- start #${this.starts} pid ${child.pid} at ${new Date().toISOString()}\n`);
@@ -100,7 +114,12 @@ export class ControlPlaneChild {
         reject(new Error(`control plane exited before its ready line (code ${code}, signal ${signal}): ${this.lastLines.slice(-3).join(" | ")}`));
       });
     });
-    await ready;
+    try {
+      await ready;
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
     return performance.now() - started;
   }
 
@@ -169,7 +188,7 @@ export class RedisChild {
   }
 
   async start(): Promise<void> {
-    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir], { stdio: ["ignore", "pipe", "pipe"] }));
     this.child = child;
     child.stdout!.resume();
     child.stderr!.resume();

@@ -73,7 +73,14 @@ export class World {
       Object.assign(env, { REDIS_ENVIRONMENT_PREFIX: "chaos", REDIS_HOST: "127.0.0.1", REDIS_PORT: String(redis.port) });
     }
     const controlPlane = new ControlPlaneChild(ports, env, join(logDir, "control-plane.log"));
-    await controlPlane.start();
+    try {
+      await controlPlane.start();
+    } catch (error) {
+      await controlPlane.close();
+      await redis?.close();
+      await stigg.close();
+      throw error;
+    }
 
     const host = new EnvoyHost({ clusters: { control_plane: { host: "127.0.0.1", port: ports.sync } }, logLevel: "error" });
     const sync = await host.addSingletonService({
