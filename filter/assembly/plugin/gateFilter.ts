@@ -66,6 +66,12 @@ const DENY_DETAILS = String.UTF8.encode("entitlement_denied");
 const TICK_MS: u32 = 50;
 /** Distinct customers fetched at once per worker; a miss beyond it goes to the fallback at once. */
 const MAX_PENDING_FETCHES: i32 = 1024;
+/**
+ * How far from a usage period's end the last clock reading still decides "not ended yet" without a new
+ * one. The root's 50 ms tick refreshes that reading on the same worker thread that runs the requests, so
+ * it lags the clock by far less than this while requests are being served.
+ */
+const CLOCK_SLACK_MS: i64 = 60_000;
 /** Deleted stream objects a worker keeps for reuse. */
 const MAX_FREE_STREAMS: i32 = 64;
 
@@ -119,6 +125,7 @@ export class GateRoot extends RootContext {
     const vmId = getPropertyString(["plugin_vm_id"]);
     this.vmId = vmId === null ? "" : vmId;
     this.usageQueueId = -1;
+    this.knownNowMs = nowMillis();
     setTickPeriodMs(TICK_MS);
     this.configureSync(config);
     logInfo("entitlement_gate: configured with " + config.rules.length.toString() + " rule(s), customer from " +
@@ -163,6 +170,7 @@ export class GateRoot extends RootContext {
   onTick(): void {
     refreshLogLevel();
     const now = nowMillis();
+    this.knownNowMs = now;
     this.expireFetches(now);
     const config = this.config;
     if (config === null || config.sync === null) return;
@@ -206,6 +214,25 @@ export class GateRoot extends RootContext {
   onQueueReady(queueId: u32): void {
     const engine = this.engine;
     if (engine !== null) engine.onQueueReady(queueId);
+  }
+
+  /** The last clock reading (configure, every tick, every read on a request). */
+  knownNowMs: i64 = 0;
+
+  /**
+   * A time that decides whether a usage period ending at `periodEndMs` has ended exactly as the clock
+   * would: the last reading while the end is more than CLOCK_SLACK_MS after it (saves a host call on
+   * nearly every metered request), else a fresh reading.
+   */
+  timeForPeriodEnd(periodEndMs: i64): i64 {
+    if (this.knownNowMs > 0 && periodEndMs - this.knownNowMs > CLOCK_SLACK_MS) return this.knownNowMs;
+    return this.readClock();
+  }
+
+  readClock(): i64 {
+    const now = nowMillis();
+    this.knownNowMs = now;
+    return now;
   }
 
   /** Deleted streams kept for the next requests (a stream object per request is GC work on the hot path). */
@@ -461,7 +488,7 @@ export class GateStream extends StreamContext {
     let now: i64 = 0;
     let stale = false;
     if (config.maxStaleSeconds > 0) {
-      now = nowMillis();
+      now = root.readClock();
       readSharedDataInto(changetype<usize>(AT_KEY), AT_KEY.byteLength, atScratch);
       const atMs: i64 = atScratch.length < 8 ? 0 : <i64>load<u64>(atScratch.ptr);
       stale = <f64>(now - atMs) > config.maxStaleSeconds * 1000;
@@ -544,8 +571,9 @@ export class GateStream extends StreamContext {
     this.lastFeature = feature;
     let nowMs = now;
     if (feature !== null && feature.kind == FeatureKind.METERED) {
-      // The clock costs a host call: only metered features with a usage period need it.
-      if (nowMs == 0 && feature.hasPeriod) nowMs = nowMillis();
+      // The clock costs a host call: only metered features with a usage period need it, and only near
+      // the period's end.
+      if (nowMs == 0 && feature.hasPeriod) nowMs = this.gate.timeForPeriodEnd(feature.periodEndSec * 1000);
       const key = this.ledgerKey(rule);
       this.cachedUsage = feature.usage;
       feature.usage += this.gate.ledger.pendingBytes(key.ptr, key.length, feature.usage);
