@@ -12,7 +12,7 @@ import type { EntitlementReader } from "../read/readTypes.ts";
 import type { WireCheckRequest, WireCheckResponse, WireHeaderValueOption, WireHttpRequest } from "./extAuthzProto.ts";
 import { matchRule, type ExtAuthzRule } from "./extAuthzRules.ts";
 import { MAX_ID_BYTES, MAX_USAGE, RequestError } from "./requestValidation.ts";
-import { unaryHandlers, type CallContext, type UnaryMethods } from "./unaryCall.ts";
+import { unaryHandlers, readOptionsOf, type CallContext, type UnaryMethods } from "./unaryCall.ts";
 
 export const DEFAULT_EXT_AUTHZ_CUSTOMER_HEADER = "x-customer-id";
 /** Per-route settings, set in Envoy with `typed_per_filter_config` → `check_settings.context_extensions`. */
@@ -133,9 +133,7 @@ export class ExtAuthzService {
 
   private async readEntry(customerId: string, context: CallContext): Promise<CustomerEntitlements | undefined> {
     try {
-      const options: { signal: AbortSignal; timeoutMs?: number } = { signal: context.signal };
-      const left = context.timeLeftMs();
-      if (left !== undefined) options.timeoutMs = left;
+      const options = readOptionsOf(context);
       return (await this.reader.read(customerId, undefined, options)).entry;
     } catch (error) {
       this.logger.debug({ err: error }, "read failed; deciding from fallback");

@@ -54,7 +54,7 @@ import type {
   WireTypedRequest,
   WireV2Request,
 } from "./sidecarProto.ts";
-import { unaryHandlers, type CallContext, type UnaryHandler, type UnaryMethods } from "./unaryCall.ts";
+import { unaryHandlers, readOptionsOf, type CallContext, type UnaryHandler, type UnaryMethods } from "./unaryCall.ts";
 
 export interface SidecarServiceOptions {
   reader: EntitlementReader;
@@ -149,9 +149,7 @@ export class SidecarService {
   /** The customer's entry, or undefined when nothing usable could be read in time. */
   private async readEntry(customerId: string, resourceId: string | undefined, context: CallContext): Promise<CustomerEntitlements | undefined> {
     try {
-      const options: { signal: AbortSignal; timeoutMs?: number } = { signal: context.signal };
-      const left = context.timeLeftMs();
-      if (left !== undefined) options.timeoutMs = left;
+      const options = readOptionsOf(context);
       const result = await this.reader.read(customerId, resourceId, options);
       if (!result.entry) this.logger.debug({ source: result.source, error: result.error }, "read unavailable; answering from fallback");
       return result.entry;

@@ -60,16 +60,39 @@ function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/**
+ * Read options for a call. The signal is made only when the reader looks at it: a cache hit never
+ * does, and an AbortController is a good part of a hit's cost.
+ */
+export function readOptionsOf(context: CallContext): { readonly signal: AbortSignal; timeoutMs?: number } {
+  const options: { readonly signal: AbortSignal; timeoutMs?: number } = {
+    get signal() {
+      return context.signal;
+    },
+  };
+  const left = context.timeLeftMs();
+  if (left !== undefined) options.timeoutMs = left;
+  return options;
+}
+
 export function runUnary<Req, Res>(method: string, logger: Logger, handler: UnaryHandler<Req, Res>, request: Req, call: UnaryCallSide<Res>): void {
-  const controller = new AbortController();
   const deadline = call.deadlineMs;
-  const removeCancel = call.onCancel(() => controller.abort(new Error("the client cancelled the call")));
-  const timer =
-    deadline === undefined
-      ? undefined
-      : setTimeout(() => controller.abort(new Error("the call's deadline passed")), Math.max(0, deadline - Date.now()));
+  let controller: AbortController | undefined;
+  let abortedWith: Error | undefined;
+  const abort = (reason: Error): void => {
+    abortedWith ??= reason;
+    controller?.abort(reason);
+  };
+  const removeCancel = call.onCancel(() => abort(new Error("the client cancelled the call")));
+  const timer = deadline === undefined ? undefined : setTimeout(() => abort(new Error("the call's deadline passed")), Math.max(0, deadline - Date.now()));
   const context: CallContext = {
-    signal: controller.signal,
+    get signal() {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortedWith !== undefined) controller.abort(abortedWith);
+      }
+      return controller.signal;
+    },
     timeLeftMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now())),
   };
   const finish = (): void => {

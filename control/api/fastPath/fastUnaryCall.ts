@@ -39,6 +39,11 @@ const NO_METRICS = Object.freeze({}) as MetricsRecorder;
 
 const noop = (): void => {};
 
+function hasEntries(metadata: grpc.Metadata): boolean {
+  for (const _ in metadata.getMap()) return true;
+  return false;
+}
+
 type Queued = { message: unknown } | "half-close";
 
 export class FastUnaryCall implements CallInterface {
@@ -52,7 +57,7 @@ export class FastUnaryCall implements CallInterface {
   private readonly queue: Queued[] = [];
   private pending: Buffer | undefined;
   private frame: Buffer | undefined;
-  private responseHeaders: Record<string, string | string[] | number> | undefined;
+  private responseHeaders: Readonly<Record<string, string | string[] | number>> | undefined;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -152,7 +157,8 @@ export class FastUnaryCall implements CallInterface {
 
   sendMetadata(metadata: grpc.Metadata): void {
     if (this.done || this.isCancelled() || this.responseHeaders) return;
-    this.responseHeaders = { ...metadata.toHttp2Headers(), ...RESPONSE_HEADERS };
+    // Interceptors send empty metadata before the message: the shared header object serves then.
+    this.responseHeaders = hasEntries(metadata) ? { ...metadata.toHttp2Headers(), ...RESPONSE_HEADERS } : RESPONSE_HEADERS;
   }
 
   sendMessage(message: unknown, callback: () => void): void {
@@ -179,7 +185,7 @@ export class FastUnaryCall implements CallInterface {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     const code = status.code;
     const details = status.details ?? "";
-    const custom = status.metadata && status.metadata.getMap && Object.keys(status.metadata.getMap()).length > 0 ? status.metadata.toHttp2Headers() : undefined;
+    const custom = status.metadata && hasEntries(status.metadata) ? status.metadata.toHttp2Headers() : undefined;
     const stream = this.stream;
     if (this.frame !== undefined || this.responseHeaders !== undefined) {
       const trailers =
