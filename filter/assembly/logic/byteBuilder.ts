@@ -16,9 +16,12 @@ export class ByteBuilder {
     return this;
   }
 
-  private reserve(extra: i32): void {
+  @inline private reserve(extra: i32): void {
     const needed = this.length + extra;
-    if (needed <= this.buffer.byteLength) return;
+    if (needed > this.buffer.byteLength) this.grow(needed);
+  }
+
+  private grow(needed: i32): void {
     let size = max<i32>(this.buffer.byteLength * 2, 16);
     while (size < needed) size *= 2;
     const grown = new ArrayBuffer(size);
