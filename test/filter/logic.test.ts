@@ -568,6 +568,29 @@ describe("sync lease and usage ledger", () => {
     assert.equal(spec.call("ledgerCheck", "a:50:5 p:0"), "0");
   });
 
+  it("keeps every key's own local usage across many keys and table growth", () => {
+    assert.equal(spec.call("ledgerManyKeys", 3000), "ok");
+  });
+
+  it("encodes the hit path's in-place usage record byte for byte like the string encoder", () => {
+    for (const [c, r, f, d] of [["acme", "", "search", 1], ["acme", "proj-1", "search", 2.5], ["c", "", "f", 0], ["", "r", "f", 1]] as const) {
+      const [inPlace, encoded] = spec.call("usageIncrementBoth", c, r, f, d).split("|");
+      assert.equal(inPlace, encoded, `${c}/${r}/${f}/${d}`);
+    }
+  });
+
+  it("writes decimal digits for header values exactly as toString does", () => {
+    for (const n of [0n, 7n, 10n, 999999999999999n, -42n, -9223372036854775808n, 9223372036854775807n]) {
+      const [built, text] = spec.call("decimalBoth", n).split("|");
+      assert.equal(built, text);
+    }
+  });
+
+  it("finds, replaces and deletes stream contexts by id like a Map, through collisions and growth", () => {
+    assert.equal(spec.call("idTableChurn", 1, 4000, 64), "ok");
+    assert.equal(spec.call("idTableChurn", 7, 3000, 1000), "ok");
+  });
+
   it("encodes usage reports and fetch requests as the control plane's protobuf", () => {
     // UsageReport{node_id "n", increments [{customer "c", feature "f", delta 2} x2]}
     const inc = "0a0163" + "1a0166" + "210000000000000040";

@@ -4,6 +4,7 @@
 import { Action } from "./constants";
 import { getPropertyString } from "./properties";
 import { logError, refreshLogLevel } from "./log";
+import { IdTable } from "./idTable";
 
 export class RootContext {
   constructor(public id: u32, public rootId: string) {}
@@ -51,7 +52,7 @@ export type RootFactory = (id: u32, rootId: string) => RootContext;
 const factoryIds = new Array<string>();
 const factories = new Array<RootFactory>();
 const roots = new Map<u32, RootContext>();
-const streams = new Map<u32, StreamContext>();
+const streams = new IdTable<StreamContext>();
 
 export function registerRootContext(rootId: string, factory: RootFactory): void {
   factoryIds.push(rootId);
@@ -112,17 +113,18 @@ let lastStream: StreamContext | null = null;
 
 export function findStream(id: u32): StreamContext | null {
   if (id == lastStreamId && lastStream !== null) return lastStream;
-  if (!streams.has(id)) return null;
   const stream = streams.get(id);
+  if (stream === null) return null;
   lastStreamId = id;
   lastStream = stream;
   return stream;
 }
 
 export function deleteContext(id: u32): void {
-  if (streams.has(id)) {
+  const stream = streams.get(id);
+  if (stream !== null) {
     if (id == lastStreamId) lastStream = null;
-    streams.get(id).onDelete();
+    stream.onDelete();
     streams.delete(id);
   } else if (roots.has(id)) {
     roots.get(id).onDelete();

@@ -296,3 +296,72 @@ export function caseCheck(hex: string, featureId: string, requestedUsage: f64, n
     (d.hasRemaining ? ",\"remaining\":" + d.remaining.toString() : "") +
     (d.periodEndMs != 0 ? ",\"usagePeriodEnd\":" + d.periodEndMs.toString() : "") + "}";
 }
+
+// ---- hot-path structures (issue 6) ----
+import { IdTable } from "../../../filter/assembly/binding/idTable";
+import { ProtoWriter } from "../../../filter/assembly/logic/protobuf";
+import { encodeUsageIncrement, writeUsageIncrement } from "../../../filter/assembly/logic/syncMessages";
+import { ByteBuilder } from "../../../filter/assembly/logic/byteBuilder";
+
+class Boxed {
+  constructor(public id: u32) {}
+}
+
+/** Random inserts and deletes (ids from a small range, so probe runs collide) against a Map; "ok" or the first difference. */
+export function idTableChurn(seed: u32, ops: i32, idRange: u32): string {
+  const table = new IdTable<Boxed>();
+  const reference = new Map<u32, Boxed>();
+  let state = seed;
+  for (let step = 0; step < ops; step++) {
+    state = state * 1664525 + 1013904223;
+    const id = (state >>> 8) % idRange;
+    if (((state >>> 4) & 3) == 0 && reference.has(id)) {
+      table.delete(id);
+      reference.delete(id);
+    } else if (!reference.has(id)) {
+      const box = new Boxed(id);
+      table.set(id, box);
+      reference.set(id, box);
+    }
+    if (table.size != reference.size) return "size " + table.size.toString() + " != " + reference.size.toString() + " at step " + step.toString();
+    for (let probe: u32 = 0; probe < idRange; probe++) {
+      const got = table.get(probe);
+      const want = reference.has(probe) ? reference.get(probe) : null;
+      if (got !== want) return "id " + probe.toString() + " differs at step " + step.toString();
+    }
+  }
+  return "ok";
+}
+
+/** The filter's in-place UsageIncrement next to the string encoder's, as "hex|hex". */
+export function usageIncrementBoth(customer: string, resource: string, feature: string, delta: f64): string {
+  const c = String.UTF8.encode(customer);
+  const r = String.UTF8.encode(resource);
+  const writer = new ProtoWriter();
+  writeUsageIncrement(writer, changetype<usize>(c), c.byteLength, changetype<usize>(r), r.byteLength, String.UTF8.encode(feature), delta);
+  const inPlace = new ArrayBuffer(writer.length);
+  memory.copy(changetype<usize>(inPlace), writer.dataPtr, <usize>writer.length);
+  return toHex(inPlace) + "|" + toHex(encodeUsageIncrement(customer, resource, feature, delta));
+}
+
+/** ByteBuilder.decimal next to i64.toString(), as "built|toString". */
+export function decimalBoth(value: i64): string {
+  const b = new ByteBuilder(2).decimal(value);
+  return String.UTF8.decodeUnsafe(b.ptr, <usize>b.length) + "|" + value.toString();
+}
+
+/** `n` distinct ledger keys, each added twice; "ok" when every key reads back its own amount. */
+export function ledgerManyKeys(n: i32): string {
+  const ledger = new UsageLedger();
+  for (let i = 0; i < n; i++) {
+    const key = UsageLedger.key("customer-" + i.toString(), "", "f");
+    ledger.add(key, 5, <f64>(i % 7 + 1));
+    ledger.add(key, 5, 1);
+  }
+  if (ledger.size != n) return "size " + ledger.size.toString();
+  for (let i = 0; i < n; i++) {
+    const got = ledger.pending(UsageLedger.key("customer-" + i.toString(), "", "f"), 5);
+    if (got != <f64>(i % 7 + 2)) return "key " + i.toString() + ": " + got.toString();
+  }
+  return "ok";
+}
