@@ -21,6 +21,13 @@ export function resolveSharedQueue(vmId: string, name: string): i64 {
   return status == Status.OK ? <i64>load<u32>(OUT_WORD) : -1;
 }
 
+/** resolveSharedQueue with the vm_id and name already in UTF-8 (no allocation per call). */
+export function resolveSharedQueueRaw(vmId: ArrayBuffer, name: ArrayBuffer): i64 {
+  const status = proxy_resolve_shared_queue(
+    changetype<usize>(vmId), <usize>vmId.byteLength, changetype<usize>(name), <usize>name.byteLength, OUT_WORD);
+  return status == Status.OK ? <i64>load<u32>(OUT_WORD) : -1;
+}
+
 export function enqueueSharedQueue(queueId: u32, value: ArrayBuffer): i32 {
   return proxy_enqueue_shared_queue(queueId, changetype<usize>(value), <usize>value.byteLength);
 }

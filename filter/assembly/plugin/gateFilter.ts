@@ -13,7 +13,7 @@ import { getSharedDataRaw, readSharedDataInto, setSharedData } from "../binding/
 import { HostScratch } from "../binding/memory";
 import { grpcCall, grpcCancel } from "../binding/grpc";
 import { sendLocalReplyRaw } from "../binding/localReply";
-import { enqueueSharedQueueRaw, resolveSharedQueue } from "../binding/queues";
+import { enqueueSharedQueueRaw, resolveSharedQueueRaw } from "../binding/queues";
 import { getPropertyString } from "../binding/properties";
 import { continueRequest, setEffectiveContext } from "../binding/streamControl";
 import { logDebug, logError, logInfo, logWarn, refreshLogLevel } from "../binding/log";
@@ -59,6 +59,7 @@ const FALSE_VALUE = String.UTF8.encode("false");
 const CUSTOMER_PREFIX = String.UTF8.encode(CUSTOMER_KEY_PREFIX);
 const RESOURCE_PREFIX = String.UTF8.encode(RESOURCE_KEY_PREFIX);
 const EMPTY = new ArrayBuffer(0);
+const USAGE_QUEUE_NAME_BYTES = String.UTF8.encode(USAGE_QUEUE_NAME);
 const GEN_KEY = String.UTF8.encode(SYNC_GEN_KEY);
 const AT_KEY = String.UTF8.encode(SYNC_AT_KEY);
 const DENY_DETAILS = String.UTF8.encode("entitlement_denied");
@@ -104,6 +105,8 @@ export class GateRoot extends RootContext {
   metrics: GateMetrics | null = null;
   ledger: UsageLedger = new UsageLedger();
   vmId: string = "";
+  /** `vmId` in UTF-8, for resolving the usage queue without encoding it on every request. */
+  vmIdBytes: ArrayBuffer = new ArrayBuffer(0);
   usageQueueId: i64 = -1;
   pendingByKey: Map<string, PendingFetch> = new Map<string, PendingFetch>();
   pendingByToken: Map<u32, PendingFetch> = new Map<u32, PendingFetch>();
@@ -124,6 +127,7 @@ export class GateRoot extends RootContext {
     if (this.metrics === null) this.metrics = new GateMetrics();
     const vmId = getPropertyString(["plugin_vm_id"]);
     this.vmId = vmId === null ? "" : vmId;
+    this.vmIdBytes = String.UTF8.encode(this.vmId);
     this.usageQueueId = -1;
     this.knownNowMs = nowMillis();
     setTickPeriodMs(TICK_MS);
@@ -317,7 +321,7 @@ export class GateRoot extends RootContext {
 
   enqueueUsage(ptr: usize, length: i32): void {
     const metrics = this.metrics!;
-    if (this.usageQueueId < 0) this.usageQueueId = resolveSharedQueue(this.vmId, USAGE_QUEUE_NAME);
+    if (this.usageQueueId < 0) this.usageQueueId = resolveSharedQueueRaw(this.vmIdBytes, USAGE_QUEUE_NAME_BYTES);
     if (this.usageQueueId < 0) {
       metrics.usageDropped.increment();
       return;
