@@ -8,7 +8,7 @@ import { resolveFallback, untypedFallbackKind, type EntitlementsFallback } from 
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { CustomerEntitlements } from "../model/entitlements.ts";
-import type { EntitlementReader } from "../read/readTypes.ts";
+import type { EntitlementReader, ReadResult } from "../read/readTypes.ts";
 import type { WireCheckRequest, WireCheckResponse, WireHeaderValueOption, WireHttpRequest } from "./extAuthzProto.ts";
 import { matchRule, type ExtAuthzRule } from "./extAuthzRules.ts";
 import { MAX_ID_BYTES, MAX_USAGE, RequestError } from "./requestValidation.ts";
@@ -89,7 +89,8 @@ export class ExtAuthzService {
     return unaryHandlers(this.unaryMethods());
   }
 
-  async check(request: WireCheckRequest, context: CallContext): Promise<WireCheckResponse> {
+  /** Throws RequestError synchronously on a bad request; otherwise one `then` on the reader's promise. */
+  check(request: WireCheckRequest, context: CallContext): Promise<WireCheckResponse> {
     const http = request.attributes?.request?.http;
     const extensions = request.attributes?.context_extensions ?? {};
     const headers = requestHeaders(http);
@@ -99,17 +100,32 @@ export class ExtAuthzService {
     const featureId = extensions[FEATURE_EXTENSION] || rule?.feature;
     if (!featureId) {
       this.count("allow", "");
-      return { status: { code: GRPC_OK }, ok_response: { headers: [], headers_to_remove: strip } };
+      return Promise.resolve({ status: { code: GRPC_OK }, ok_response: { headers: [], headers_to_remove: strip } });
     }
     const requestedUsage = parseRequestedUsage(extensions[REQUESTED_USAGE_EXTENSION]) ?? rule?.requestedUsage;
 
     const customerId = headers.get(this.customerHeader) ?? "";
     if (customerId === "" || Buffer.byteLength(customerId) > MAX_ID_BYTES) {
       this.count("deny", "MissingCustomerId");
-      return denied(featureId, "MissingCustomerId", false);
+      return Promise.resolve(denied(featureId, "MissingCustomerId", false));
     }
 
-    const entry = await this.readEntry(customerId, context);
+    let read: Promise<ReadResult>;
+    try {
+      read = this.reader.read(customerId, undefined, readOptionsOf(context));
+    } catch (error) {
+      read = Promise.reject(error);
+    }
+    return read.then(
+      (result) => this.decide(customerId, featureId, requestedUsage, strip, result.entry),
+      (error: unknown) => {
+        this.logger.debug({ err: error }, "read failed; deciding from fallback");
+        return this.decide(customerId, featureId, requestedUsage, strip, undefined);
+      },
+    );
+  }
+
+  private decide(customerId: string, featureId: string, requestedUsage: number | undefined, strip: string[], entry: CustomerEntitlements | undefined): WireCheckResponse {
     if (entry === undefined) {
       const check = requestedUsage === undefined ? { featureId } : { featureId, requestedUsage };
       const fallback = resolveFallback(untypedFallbackKind(check), featureId, { global: this.global });
@@ -129,16 +145,6 @@ export class ExtAuthzService {
     // After this request, as the filter reports it.
     const remaining = decision.kind === "METERED" && decision.remaining !== undefined ? Math.max(0, decision.remaining - (requestedUsage ?? 0)) : undefined;
     return allowed(customerId, featureId, remaining, strip, false);
-  }
-
-  private async readEntry(customerId: string, context: CallContext): Promise<CustomerEntitlements | undefined> {
-    try {
-      const options = readOptionsOf(context);
-      return (await this.reader.read(customerId, undefined, options)).entry;
-    } catch (error) {
-      this.logger.debug({ err: error }, "read failed; deciding from fallback");
-      return undefined;
-    }
   }
 
   private count(result: "allow" | "deny" | "fallback", reason: string): void {

@@ -13,7 +13,7 @@ import {
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { CustomerEntitlements } from "../model/entitlements.ts";
-import type { EntitlementReader, UsageAck, UsageWriter } from "../read/readTypes.ts";
+import type { EntitlementReader, ReadResult, UsageAck, UsageWriter } from "../read/readTypes.ts";
 import type { EntitlementStore } from "../store/entitlementStore.ts";
 import {
   optionalId,
@@ -149,18 +149,40 @@ export class SidecarService {
   /** The customer's entry, or undefined when nothing usable could be read in time. */
   private async readEntry(customerId: string, resourceId: string | undefined, context: CallContext): Promise<CustomerEntitlements | undefined> {
     try {
-      const options = readOptionsOf(context);
-      const result = await this.reader.read(customerId, resourceId, options);
-      if (!result.entry) this.logger.debug({ source: result.source, error: result.error }, "read unavailable; answering from fallback");
-      return result.entry;
+      return this.entryOf(await this.reader.read(customerId, resourceId, readOptionsOf(context)));
     } catch (error) {
-      this.logger.debug({ err: error }, "read failed; answering from fallback");
-      return undefined;
+      return this.readFailed(error);
     }
   }
 
-  private async decide(query: FeatureQuery, expectType: EntitlementKind | undefined, context: CallContext): Promise<Outcome> {
-    const entry = await this.readEntry(query.customerId, query.resourceId, context);
+  private entryOf(result: ReadResult): CustomerEntitlements | undefined {
+    if (!result.entry) this.logger.debug({ source: result.source, error: result.error }, "read unavailable; answering from fallback");
+    return result.entry;
+  }
+
+  private readFailed(error: unknown): undefined {
+    this.logger.debug({ err: error }, "read failed; answering from fallback");
+    return undefined;
+  }
+
+  /**
+   * Reads the customer and builds the answer from the outcome. One `then` on the reader's promise and
+   * nothing else asynchronous: on a cache hit the promise hops, not the lookup, are the cost.
+   */
+  private answer<R>(query: FeatureQuery, expectType: EntitlementKind | undefined, context: CallContext, build: (outcome: Outcome) => R): Promise<R> {
+    let read: Promise<ReadResult>;
+    try {
+      read = this.reader.read(query.customerId, query.resourceId, readOptionsOf(context));
+    } catch (error) {
+      read = Promise.reject(error);
+    }
+    return read.then(
+      (result) => build(this.outcome(query, expectType, this.entryOf(result))),
+      (error: unknown) => build(this.outcome(query, expectType, this.readFailed(error))),
+    );
+  }
+
+  private outcome(query: FeatureQuery, expectType: EntitlementKind | undefined, entry: CustomerEntitlements | undefined): Outcome {
     const check = { featureId: query.featureId, requestedUsage: query.requestedUsage, requestedValues: query.requestedValues, expectType };
     const sources = { perCall: query.perCall, global: this.global };
     if (entry === undefined) {
@@ -185,39 +207,43 @@ export class SidecarService {
     return outcome;
   }
 
-  private async getBoolean(request: WireTypedRequest, context: CallContext): Promise<object> {
-    const outcome = await this.decide(featureQuery(request), "BOOLEAN", context);
-    return { ...head(outcome), entitlement: outcome.decision ? booleanFromDecision(outcome.decision) : booleanFromFallback() };
+  // The typed reads throw RequestError synchronously on a bad request (runUnary answers INVALID_ARGUMENT).
+  private getBoolean(request: WireTypedRequest, context: CallContext): Promise<object> {
+    return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) => ({
+      ...head(outcome),
+      entitlement: outcome.decision ? booleanFromDecision(outcome.decision) : booleanFromFallback(),
+    }));
   }
 
-  private async getNumeric(request: WireTypedRequest, context: CallContext): Promise<object> {
-    const outcome = await this.decide(featureQuery(request), "NUMERIC", context);
-    return { ...head(outcome), entitlement: outcome.decision ? numericFromDecision(outcome.decision) : numericFromFallback(outcome.fallback) };
+  private getNumeric(request: WireTypedRequest, context: CallContext): Promise<object> {
+    return this.answer(featureQuery(request), "NUMERIC", context, (outcome) => ({
+      ...head(outcome),
+      entitlement: outcome.decision ? numericFromDecision(outcome.decision) : numericFromFallback(outcome.fallback),
+    }));
   }
 
-  private async getMetered(request: WireTypedRequest, context: CallContext): Promise<object> {
+  private getMetered(request: WireTypedRequest, context: CallContext): Promise<object> {
     const query = featureQuery(request);
-    const outcome = await this.decide(query, "METERED", context);
-    if (outcome.decision) {
-      return { ...head(outcome), requested_usage: outcome.decision.requestedUsage, entitlement: meteredFromDecision(outcome.decision) };
-    }
-    const requested = query.requestedUsage ?? outcome.fallback.requestedUsage ?? 0;
-    return { ...head(outcome), requested_usage: requested, entitlement: meteredFromFallback(outcome.fallback) };
+    return this.answer(query, "METERED", context, (outcome) => {
+      if (outcome.decision) {
+        return { ...head(outcome), requested_usage: outcome.decision.requestedUsage, entitlement: meteredFromDecision(outcome.decision) };
+      }
+      const requested = query.requestedUsage ?? outcome.fallback.requestedUsage ?? 0;
+      return { ...head(outcome), requested_usage: requested, entitlement: meteredFromFallback(outcome.fallback) };
+    });
   }
 
-  private async getEnum(request: WireTypedRequest, context: CallContext): Promise<object> {
+  private getEnum(request: WireTypedRequest, context: CallContext): Promise<object> {
     const query = featureQuery(request);
-    const outcome = await this.decide(query, "ENUM", context);
-    return {
+    return this.answer(query, "ENUM", context, (outcome) => ({
       ...head(outcome),
       requested_values: query.requestedValues ?? [],
       entitlement: outcome.decision ? enumFromDecision(outcome.decision) : enumFromFallback(outcome.fallback),
-    };
+    }));
   }
 
-  private async getEntitlement(request: WireTypedRequest, context: CallContext): Promise<object> {
-    const outcome = await this.decide(featureQuery(request), undefined, context);
-    return { ...head(outcome), ...this.oneof(outcome) };
+  private getEntitlement(request: WireTypedRequest, context: CallContext): Promise<object> {
+    return this.answer(featureQuery(request), undefined, context, (outcome) => ({ ...head(outcome), ...this.oneof(outcome) }));
   }
 
   private oneof(outcome: Outcome): WireEntitlementOneof {
@@ -237,12 +263,12 @@ export class SidecarService {
       this.counted({ fallback: { ...resolveFallback("BOOLEAN", currencyId), accessDeniedReason: "EntitlementNotFound" } }, "credits_unsupported");
       return { entitlement: { has_access: false, is_fallback: true, access_denied_reason: "ACCESS_DENIED_REASON_ENTITLEMENT_NOT_FOUND" } };
     }
-    const outcome = await this.decide(
+    return this.answer(
       featureQuery({ customer_id: customerId, feature_id: featureId, resource_id: request.resource_id, options: request.options }),
       undefined,
       context,
+      (outcome) => ({ entitlement: { ...head(outcome), ...this.oneof(outcome) } }),
     );
-    return { entitlement: { ...head(outcome), ...this.oneof(outcome) } };
   }
 
   /** Every feature of the customer, evaluated without requested usage. */

@@ -99,7 +99,14 @@ export function runUnary<Req, Res>(method: string, logger: Logger, handler: Unar
     if (timer) clearTimeout(timer);
     removeCancel();
   };
-  handler(request, context).then(
+  let pending: Promise<Res>;
+  try {
+    pending = handler(request, context);
+  } catch (error) {
+    // Handlers may refuse a request synchronously (validation) before anything asynchronous starts.
+    pending = Promise.reject(error);
+  }
+  pending.then(
     (response) => {
       finish();
       if (!call.isCancelled()) call.reply(response);
