@@ -61,7 +61,7 @@ describe("control plane shutdown", () => {
       assert.equal((await fetch(`http://127.0.0.1:${cp.httpPort}/livez`)).status, 200, "liveness stays up during the drain");
       await closing;
       const took = Date.now() - started;
-      assert.ok(took >= 700 && took < 3000, `the stuck stream held the drain for the grace period only (${took} ms)`);
+      assert.ok(took >= 700 && took < 5000, `the stuck stream held the drain for the grace period only (${took} ms)`);
     } finally {
       stuck.destroy();
       await cp.close();
@@ -102,7 +102,7 @@ describe("control plane shutdown", () => {
       const { code } = await exited(child);
       const took = Date.now() - started;
       assert.equal(code, 0);
-      assert.ok(took >= 900 && took < 4000, `exited after the grace period (${took} ms)`);
+      assert.ok(took >= 900 && took < 6000, `exited after the grace period (${took} ms)`);
     } finally {
       stuck.destroy();
       child.kill("SIGKILL");
@@ -120,7 +120,7 @@ describe("control plane shutdown", () => {
       child.kill("SIGTERM");
       const { code } = await exited(child);
       assert.equal(code, 1);
-      assert.ok(Date.now() - started < 2000, "no waiting for the 30 s grace period");
+      assert.ok(Date.now() - started < 3000, "no waiting for the 30 s grace period");
       assert.ok(logs.lines.some((l) => l.msg === "second signal, exiting now"));
     } finally {
       stuck.destroy();
