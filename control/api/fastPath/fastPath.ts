@@ -7,7 +7,7 @@
 import type { Http2Server, Http2SecureServer, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../log.ts";
-import { runUnary, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
+import { runUnary, type CancelWatcher, type UnaryCallSide, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
 import { FastUnaryCall, type FastCallLimits } from "./fastUnaryCall.ts";
 
 /** grpc-js's defaults when the channel options leave them unset. */
@@ -46,6 +46,7 @@ interface Route {
   codec: { path: string; decode(bytes: Buffer): unknown; encode(message: unknown): Buffer };
 }
 
+type FullServerListener = Parameters<grpc.ServerInterceptingCallInterface["start"]>[0];
 type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
 
 /** The parts of grpc-js's Server this module reads; checked at attach time. */
@@ -87,54 +88,71 @@ function sizeOption(options: grpc.ChannelOptions | undefined, key: string, fallb
   return typeof value === "number" ? value : fallback;
 }
 
-/** grpc-js's unary flow (server.js handleUnary) over any call, ending in the shared runUnary. */
-function serveUnary(call: grpc.ServerInterceptingCallInterface, route: Route): void {
-  let request: unknown;
-  let received = false;
-  let cancelled = false;
-  let onCancel: (() => void) | undefined;
-  call.start({
-    onReceiveMetadata() {
-      call.startRead();
-    },
-    onReceiveMessage(message: unknown) {
-      if (received) {
-        call.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${route.path}` });
-        return;
-      }
-      request = message;
-      received = true;
-      call.startRead();
-    },
-    onReceiveHalfClose() {
-      if (!received) {
-        call.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${route.path}` });
-        return;
-      }
-      const deadline = call.getDeadline();
-      const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-      runUnary(route.name, route.logger, route.handler, request, {
-        deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : undefined,
-        isCancelled: () => cancelled,
-        onCancel(listener) {
-          onCancel = listener;
-          return () => {
-            onCancel = undefined;
-          };
-        },
-        reply(response) {
-          call.sendMessage(response, () => call.sendStatus({ code: grpc.status.OK, details: "OK" }));
-        },
-        fail(status) {
-          call.sendStatus(status);
-        },
-      });
-    },
-    onCancel() {
-      cancelled = true;
-      onCancel?.();
-    },
-  });
+/**
+ * grpc-js's unary flow (server.js handleUnary) over any call, ending in the shared runUnary: the
+ * listener at the top of the interceptor chain and runUnary's view of the call, in one object.
+ */
+class UnaryServing implements FullServerListener, UnaryCallSide<unknown> {
+  deadlineMs: number | undefined;
+  private request: unknown;
+  private received = false;
+  private cancelled = false;
+  private watcher: CancelWatcher | undefined;
+
+  constructor(
+    private readonly call: grpc.ServerInterceptingCallInterface,
+    private readonly route: Route,
+  ) {}
+
+  onReceiveMetadata(): void {
+    this.call.startRead();
+  }
+
+  onReceiveMessage(message: unknown): void {
+    if (this.received) {
+      this.call.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${this.route.path}` });
+      return;
+    }
+    this.request = message;
+    this.received = true;
+    this.call.startRead();
+  }
+
+  onReceiveHalfClose(): void {
+    if (!this.received) {
+      this.call.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.route.path}` });
+      return;
+    }
+    const deadline = this.call.getDeadline();
+    const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+    this.deadlineMs = Number.isFinite(ms) ? ms : undefined;
+    runUnary(this.route.name, this.route.logger, this.route.handler, this.request, this);
+  }
+
+  onCancel(): void {
+    this.cancelled = true;
+    this.watcher?.onCallCancelled();
+  }
+
+  isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  watchCancel(watcher: CancelWatcher): void {
+    this.watcher = watcher;
+  }
+
+  unwatchCancel(): void {
+    this.watcher = undefined;
+  }
+
+  reply(response: unknown): void {
+    this.call.sendMessage(response, () => this.call.sendStatus({ code: grpc.status.OK, details: "OK" }));
+  }
+
+  fail(status: { code: grpc.status; details: string }): void {
+    this.call.sendStatus(status);
+  }
 }
 
 /** Streams grpc-js must see: it answers 415, decompresses, or owns the method. */
@@ -176,7 +194,7 @@ export function attachFastPath(server: grpc.Server, options: FastPathOptions): F
       streamOpened?.(stream);
       let call: grpc.ServerInterceptingCallInterface = new FastUnaryCall(stream, headers, route.codec, limits);
       for (const interceptor of interceptors) call = interceptor(route.definition, call);
-      serveUnary(call, route);
+      call.start(new UnaryServing(call, route));
     });
   }
   return { paths: [...routes.keys()], calls: () => served };
