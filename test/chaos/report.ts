@@ -69,8 +69,8 @@ export function slope(points: ReadonlyArray<{ x: number; y: number }>): number {
 
 /**
  * The slope of a noisy series' envelope: the points are cut into `windows` consecutive chunks and each
- * chunk reduced to one value (`pick`: its minimum for memory — the floor after each GC, which a leak
- * lifts while the sawtooth above it does not matter — or its median for delays).
+ * chunk reduced to one value (`pick`: e.g. its minimum for heap — the floor after each GC, which a leak
+ * lifts while the sawtooth above it does not matter).
  */
 export function envelopeSlope(points: ReadonlyArray<{ x: number; y: number }>, windows: number, pick: (ys: number[]) => number): number {
   const n = Math.max(1, Math.min(windows, points.length));
@@ -84,6 +84,7 @@ export function envelopeSlope(points: ReadonlyArray<{ x: number; y: number }>, w
 }
 
 export const minimum = (ys: number[]): number => Math.min(...ys);
+export const maximum = (ys: number[]): number => Math.max(...ys);
 
 export function median(ys: number[]): number {
   const sorted = [...ys].sort((a, b) => a - b);

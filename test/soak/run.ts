@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { FLIP_CUSTOMERS } from "../chaos/customers.ts";
 import type { Judgement } from "../chaos/oracle.ts";
 import { metricSum, openFds, REPO_ROOT, sleep } from "../chaos/processes.ts";
-import { asciiPlot, envelopeSlope, formatBytes, formatNumber, lastHalf, markdownTable, minimum, writeSubsection } from "../chaos/report.ts";
+import { asciiPlot, envelopeSlope, formatBytes, formatNumber, lastHalf, markdownTable, maximum, minimum, writeSubsection } from "../chaos/report.ts";
 import { PROPAGATION_GRACE_MS } from "../chaos/tally.ts";
 import { DEFAULT_RATES, Traffic } from "../chaos/traffic.ts";
 import { FILTER_WASM, World } from "../chaos/world.ts";
@@ -65,21 +65,23 @@ interface Series {
   value: (s: Sample) => number;
   limitPerMin: number;
   /**
-   * How each window of the last half is reduced before the slope: its floor. Memory: the level after
-   * GC, which a leak lifts and the sawtooth does not. Delay: a steady degradation lifts the floor, a
-   * burst of load from elsewhere on the machine does not (the max column shows the bursts).
+   * How each window of the last half is reduced before the slope. Heap: its floor, the level after GC,
+   * which a leak lifts and the sawtooth does not. RSS: its plateau (maximum): V8 gives memory back to
+   * the OS in rare large steps, minutes apart, so a window's floor depends on whether a step fell in it.
+   * Delay: the floor — a steady degradation lifts it, a burst of load from elsewhere on the machine
+   * does not (the max column shows the bursts).
    */
   pick: (ys: number[]) => number;
   format: (v: number) => string;
 }
 
 const SERIES: Series[] = [
-  { name: "control plane RSS", unit: "bytes", value: (s) => s.rss, limitPerMin: 1024 * 1024, pick: minimum, format: formatBytes },
+  { name: "control plane RSS", unit: "bytes", value: (s) => s.rss, limitPerMin: 1024 * 1024, pick: maximum, format: formatBytes },
   { name: "control plane heap used", unit: "bytes", value: (s) => s.heapUsed, limitPerMin: 512 * 1024, pick: minimum, format: formatBytes },
   { name: "event-loop delay p99", unit: "ms", value: (s) => s.lagP99Ms, limitPerMin: 1, pick: minimum, format: (v) => `${formatNumber(v)} ms` },
   { name: "control plane open fds", unit: "fds", value: (s) => s.fds, limitPerMin: 0.5, pick: minimum, format: (v) => formatNumber(v) },
   { name: "filter linear memory (3 VMs)", unit: "bytes", value: (s) => s.filterMemory, limitPerMin: 64 * 1024, pick: minimum, format: formatBytes },
-  { name: "chaos process RSS (host + emulator)", unit: "bytes", value: (s) => s.selfRss, limitPerMin: 4 * 1024 * 1024, pick: minimum, format: formatBytes },
+  { name: "chaos process RSS (host + emulator)", unit: "bytes", value: (s) => s.selfRss, limitPerMin: 4 * 1024 * 1024, pick: maximum, format: formatBytes },
 ];
 
 interface Trend {
@@ -199,9 +201,10 @@ async function main(): Promise<void> {
       "Control-plane figures come from its `/metrics` (prom-client defaults: `process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`,",
       "`nodejs_eventloop_lag_p99_seconds`, `process_open_fds`) and `/proc/<pid>/fd`; filter memory is the host's `memoryBytes()` of the",
       "sync VM and both workers. *Flat* = over the second half of the run (the first holds warm-up: caches filling, JIT, heap",
-      `sizing), cut into ${TREND_WINDOWS} windows, the least-squares slope of the windows' floors stays below the stated limit (memory:`,
-      "the level after GC, which a leak lifts and the GC sawtooth does not; event-loop delay: a steady degradation lifts the floor,",
-      "a burst of other load on the machine does not — the max column shows those). The event-loop figures have prom-client's",
+      `sizing), cut into ${TREND_WINDOWS} windows, the least-squares slope of one value per window stays below the stated limit: the floor`,
+      "for heap and fds (the level after GC, which a leak lifts and the GC sawtooth does not) and for event-loop delay (a steady",
+      "degradation lifts it, a burst of other load on the machine does not — the max column shows those); the plateau (maximum) for",
+      "RSS, which V8 lowers only in rare large steps minutes apart. The event-loop figures have prom-client's",
       "10 ms sampling resolution as their floor (`monitorEventLoopDelay({resolution: 10})`), and the control plane shares the",
       "machine's 2 cores with this process (host, emulator, traffic) and with whatever else runs there.",
       "",
