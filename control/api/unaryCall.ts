@@ -65,19 +65,26 @@ function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** ReadOptions whose signal is made only when the reader looks at it (see readOptionsOf). */
+class LazyReadOptions {
+  timeoutMs?: number;
+
+  constructor(private readonly context: CallContext) {
+    const left = context.timeLeftMs();
+    if (left !== undefined) this.timeoutMs = left;
+  }
+
+  get signal(): AbortSignal {
+    return this.context.signal;
+  }
+}
+
 /**
  * Read options for a call. The signal is made only when the reader looks at it: a cache hit never
  * does, and an AbortController is a good part of a hit's cost.
  */
 export function readOptionsOf(context: CallContext): { readonly signal: AbortSignal; timeoutMs?: number } {
-  const options: { readonly signal: AbortSignal; timeoutMs?: number } = {
-    get signal() {
-      return context.signal;
-    },
-  };
-  const left = context.timeLeftMs();
-  if (left !== undefined) options.timeoutMs = left;
-  return options;
+  return new LazyReadOptions(context);
 }
 
 /**

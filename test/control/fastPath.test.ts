@@ -144,13 +144,26 @@ async function apiFixture(
   return { api, session };
 }
 
-/** A reader that never answers by itself: it records the signal and settles when the caller gives up. */
+/**
+ * A reader that never answers by itself: it records the signal and, unless `answersOnAbort` is false,
+ * settles when the caller gives up. Without that, only `release()` settles it (so the deadline status
+ * cannot race the handler's own answer).
+ */
 class HangingReader implements EntitlementReader {
   readonly signals: AbortSignal[] = [];
+  private readonly pending: (() => void)[] = [];
+  constructor(private readonly answersOnAbort = true) {}
   read(_customerId: string, _resourceId: string | undefined, options?: ReadOptions): Promise<ReadResult> {
     const signal = options?.signal;
     if (signal) this.signals.push(signal);
-    return new Promise((resolve) => signal?.addEventListener("abort", () => resolve({ source: "unavailable", error: "aborted" }), { once: true }));
+    return new Promise((resolve) => {
+      const settle = (): void => resolve({ source: "unavailable", error: "aborted" });
+      this.pending.push(settle);
+      if (this.answersOnAbort) signal?.addEventListener("abort", settle, { once: true });
+    });
+  }
+  release(): void {
+    for (const settle of this.pending.splice(0)) settle();
   }
   async reload(): Promise<{ entitledEntityExists: boolean }> {
     return { entitledEntityExists: false };
@@ -270,7 +283,8 @@ test("refuses a second request message and a missing one with grpc-js's UNIMPLEM
 });
 
 test("answers DEADLINE_EXCEEDED at the grpc-timeout and aborts the reader's work", async (t) => {
-  const reader = new HangingReader();
+  const reader = new HangingReader(false);
+  t.after(() => reader.release());
   const { session } = await apiFixture(t, { reader });
   const path = `${SIDECAR}GetBooleanEntitlement`;
   const started = Date.now();
@@ -306,7 +320,8 @@ test("a client that resets its stream aborts the reader's work and releases its 
 });
 
 test("applies the in-flight cap: a call over it gets RESOURCE_EXHAUSTED naming the setting", async (t) => {
-  const reader = new HangingReader();
+  const reader = new HangingReader(false);
+  t.after(() => reader.release());
   const limiter = new InflightLimiter(1);
   const transport: GrpcTransport = { interceptors: [inflightInterceptor({ limiter, methods: methodsNamed([SIDECAR]), settingName: "MAX_INFLIGHT_UPSTREAM" })] };
   const { session } = await apiFixture(t, { reader, transport });

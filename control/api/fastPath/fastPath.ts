@@ -172,6 +172,7 @@ export function attachFastPath(server: grpc.Server, options: FastPathOptions): F
   const routes = routesOf(options.services);
   const interceptors = options.interceptors ?? [];
   const limits: FastCallLimits = {
+    metadata: interceptors.length > 0,
     maxReceiveBytes: sizeOption(options.channelOptions, "grpc.max_receive_message_length", DEFAULT_MAX_RECEIVE_BYTES),
     maxSendBytes: sizeOption(options.channelOptions, "grpc.max_send_message_length", DEFAULT_MAX_SEND_BYTES),
   };

@@ -10,6 +10,8 @@ import * as grpc from "@grpc/grpc-js";
 import { encodeGrpcMessage, frameMessage, parseGrpcTimeout } from "./grpcWire.ts";
 
 export interface FastCallLimits {
+  /** False when nothing reads request metadata (no interceptors): an empty shared one is passed. */
+  metadata: boolean;
   /** -1 = unbounded (grpc-js's reading of the channel options). */
   maxReceiveBytes: number;
   maxSendBytes: number;
@@ -36,8 +38,19 @@ const END_STREAM = { endStream: true } as const;
 /** Request headers grpc-js keeps out of the metadata handlers and interceptors see. */
 const TRANSPORT_HEADERS = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "accept-encoding", "te", "content-type"] as const;
 const NO_METRICS = Object.freeze({}) as MetricsRecorder;
+const EMPTY_METADATA = new grpc.Metadata();
+
+function requestMetadata(headers: IncomingHttpHeaders): grpc.Metadata {
+  const metadata = grpc.Metadata.fromHttp2Headers(headers);
+  for (const name of TRANSPORT_HEADERS) metadata.remove(name);
+  return metadata;
+}
 
 const noop = (): void => {};
+
+function notifyListener(listener: ServerListener | undefined): void {
+  listener?.onCancel();
+}
 
 function hasEntries(metadata: grpc.Metadata): boolean {
   for (const _ in metadata.getMap()) return true;
@@ -65,9 +78,10 @@ export class FastUnaryCall implements CallInterface {
     private readonly codec: FastCallCodec,
     private readonly limits: FastCallLimits,
   ) {
-    // An error always comes with a close, which is where cancellation is handled.
-    stream.once("error", noop);
-    stream.once("close", () => this.notifyCancel());
+    // An error always comes with a close, which is where cancellation is handled. `on`, not `once`:
+    // each fires at most once anyway, and `once` allocates a wrapper per listener.
+    stream.on("error", noop);
+    stream.on("close", () => this.notifyCancel());
     const timeout = headers["grpc-timeout"];
     if (typeof timeout === "string") {
       const ms = parseGrpcTimeout(timeout);
@@ -79,7 +93,7 @@ export class FastUnaryCall implements CallInterface {
       }
     }
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.once("end", () => this.enqueue("half-close"));
+    stream.on("end", () => this.enqueue("half-close"));
   }
 
   private isCancelled(): boolean {
@@ -92,7 +106,7 @@ export class FastUnaryCall implements CallInterface {
     this.cancelNotified = true;
     this.cancelled = true;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    process.nextTick(() => this.listener?.onCancel());
+    process.nextTick(notifyListener, this.listener);
   }
 
   /** Splits the request into messages whatever the DATA frame boundaries. */
@@ -144,9 +158,7 @@ export class FastUnaryCall implements CallInterface {
   start(listener: ServerListener): void {
     if (this.isCancelled()) return;
     this.listener = listener;
-    const metadata = grpc.Metadata.fromHttp2Headers(this.headers);
-    for (const name of TRANSPORT_HEADERS) metadata.remove(name);
-    listener.onReceiveMetadata(metadata);
+    listener.onReceiveMetadata(this.limits.metadata ? requestMetadata(this.headers) : EMPTY_METADATA);
   }
 
   startRead(): void {
