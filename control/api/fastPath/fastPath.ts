@@ -147,6 +147,8 @@ class UnaryServing implements FullServerListener, UnaryCallSide<unknown> {
   }
 
   reply(response: unknown): void {
+    // Sent first so each interceptor layer does not make its own empty Metadata in sendMessage.
+    this.call.sendMetadata(new grpc.Metadata());
     this.call.sendMessage(response, () => this.call.sendStatus({ code: grpc.status.OK, details: "OK" }));
   }
 
