@@ -6,6 +6,7 @@ import { compileSpec, type SpecModule } from "./support/compileSpec.ts";
 import { Kind, Period, encodeEntry, hex } from "./support/entryBytes.ts";
 import { MessageKind, encodeSyncMessage, lengthDelimited, tag } from "./support/syncWire.ts";
 import { varint } from "./support/entryBytes.ts";
+import { isUsableToken } from "../../control/security/bearerToken.ts";
 
 let spec: SpecModule;
 before(async () => {
@@ -140,6 +141,59 @@ describe("sync configuration", () => {
     for (const [config, expected] of cases) {
       assert.equal(spec.call("syncConfigCheck", JSON.stringify(config)), `error:${expected}`, JSON.stringify(config));
     }
+  });
+});
+
+describe("bearer token for the control plane (authToken)", () => {
+  const token = "s3cr3t-Token_value.with~all+kinds/of=";
+  const bearer = `authorization=Bearer ${token}`;
+  const rules = [{ pathPrefix: "/a", feature: "f" }];
+
+  it("accepts exactly the tokens the control plane accepts for SYNC_AUTH_TOKEN", () => {
+    const candidates = [
+      token, "a".repeat(16), "a".repeat(15), "a".repeat(4096), "a".repeat(4097), "abcdefghijklmnop==", "================",
+      "abcdefgh=ijklmnop", "abcdefgh ijklmnop", "abcdefgh\tijklmnop", "abcdefgh!jklmnop", "abcdefgh:ijklmnop", "abcdefghijklmnoé",
+      "abcdefghijklmnop\n", "", "Bearer abcdefghijklmnop",
+    ];
+    for (const candidate of candidates) {
+      assert.equal(spec.callNumber("tokenCheck", candidate) === 1, isUsableToken(candidate), JSON.stringify(candidate));
+    }
+  });
+
+  it("serializes authorization: Bearer <token> for the sync role, and nothing without a token", () => {
+    assert.equal(spec.call("syncAuthCheck", JSON.stringify({ cluster: "cp", authToken: token })), bearer);
+    assert.equal(spec.call("syncAuthCheck", JSON.stringify({ cluster: "cp" })), "none");
+    assert.equal(spec.call("syncAuthCheck", JSON.stringify({ cluster: "cp", authToken: null })), "none");
+  });
+
+  it("names the field and never echoes an unusable token", () => {
+    const rule = "must be 16 to 4096 characters of A-Z a-z 0-9 - . _ ~ + / then optional = padding (the control plane's SYNC_AUTH_TOKEN rule)";
+    const secret = "short-secret";
+    const cases: Array<[string, unknown, string]> = [
+      ["syncAuthCheck", { cluster: "cp", authToken: secret }, `authToken: ${rule}`],
+      ["syncAuthCheck", { cluster: "cp", authToken: "has a space in it!!" }, `authToken: ${rule}`],
+      ["syncAuthCheck", { cluster: "cp", authToken: 1234567890123456 }, "authToken: must be a string, got a number"],
+      ["gateAuthCheck", { rules, sync: { cluster: "cp", authToken: secret } }, `sync.authToken: ${rule}`],
+      ["gateAuthCheck", { rules, onMiss: { authToken: secret } }, `onMiss.authToken: ${rule}`],
+      ["gateAuthCheck", { rules, onMiss: { authToken: "" } }, `onMiss.authToken: ${rule}`],
+    ];
+    for (const [fn, config, error] of cases) {
+      const out = spec.call(fn, JSON.stringify(config));
+      assert.equal(out, `error:${error}`, JSON.stringify(config));
+      assert.ok(!out.includes(secret));
+    }
+  });
+
+  it("gives FetchCustomer onMiss.authToken, else the sync section's token", () => {
+    const other = "another-token-for-fetches";
+    assert.equal(spec.call("gateAuthCheck", JSON.stringify({ rules })), "miss=none;sync=-");
+    assert.equal(spec.call("gateAuthCheck", JSON.stringify({ rules, onMiss: { authToken: token } })), `miss=${bearer};sync=-`);
+    assert.equal(spec.call("gateAuthCheck", JSON.stringify({ rules, sync: { cluster: "cp", authToken: token } })), `miss=${bearer};sync=${bearer}`);
+    assert.equal(
+      spec.call("gateAuthCheck", JSON.stringify({ rules, onMiss: { authToken: other }, sync: { cluster: "cp", authToken: token } })),
+      `miss=authorization=Bearer ${other};sync=${bearer}`,
+    );
+    assert.equal(spec.call("gateAuthCheck", JSON.stringify({ rules, sync: { cluster: "cp" } })), "miss=none;sync=none");
   });
 });
 

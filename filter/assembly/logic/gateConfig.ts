@@ -7,6 +7,7 @@ import { DenyResponse, DenyResponseSpec, RESPONSE_SLOTS, reasonSlot, resolveDeny
 import { FallbackTable, readFallbackTable } from "./fallbackTable";
 import { SyncConfig, readSyncConfig } from "./syncConfig";
 import { reasonByName } from "./reasons";
+import { NO_METADATA, readAuthToken } from "./bearerMetadata";
 import { HeaderPair } from "../binding/headerMapCodec";
 
 export const DEFAULT_CUSTOMER_HEADER = "x-customer-id";
@@ -49,6 +50,13 @@ export class GateConfig {
   fetchOnMiss: bool = true;
   missTimeoutMs: u32 = 200;
   missCluster: string = "control_plane";
+  /**
+   * Initial metadata of every FetchCustomer call: `onMiss.authToken`, else `sync.authToken`, serialized
+   * once at configure time; empty without a token.
+   */
+  missMetadata: ArrayBuffer = NO_METADATA;
+  /** `onMiss.authToken` was given (it then wins over `sync.authToken`). */
+  missTokenGiven: bool = false;
   maxStaleSeconds: f64 = 0;
   fallback: FallbackTable = new FallbackTable();
   shadow: bool = false;
@@ -278,7 +286,7 @@ function readStripHeaders(value: JsonValue, config: GateConfig, errors: ConfigEr
 }
 
 function readOnMiss(value: JsonValue, config: GateConfig, errors: ConfigErrors): void {
-  if (!value.isObject) { errors.add("onMiss", "must be an object {policy, timeoutMs, cluster}"); return; }
+  if (!value.isObject) { errors.add("onMiss", "must be an object {policy, timeoutMs, cluster, authToken}"); return; }
   const fields = new ObjectFields(value, "onMiss", errors);
   const policy = fields.string("policy", "fetch");
   if (policy == "fetch") config.fetchOnMiss = true;
@@ -287,6 +295,11 @@ function readOnMiss(value: JsonValue, config: GateConfig, errors: ConfigErrors):
   config.missTimeoutMs = <u32>fields.number("timeoutMs", <f64>config.missTimeoutMs, 1, 60000, true, "must be an integer from 1 to 60000");
   config.missCluster = fields.string("cluster", config.missCluster);
   if (!errors.failed && config.missCluster.length == 0) errors.add("onMiss.cluster", "must be a non-empty string");
+  const metadata = readAuthToken(fields, "onMiss", errors);
+  if (metadata !== null) {
+    config.missMetadata = metadata;
+    config.missTokenGiven = true;
+  }
   fields.rejectUnknown();
 }
 
@@ -352,6 +365,10 @@ export function parseGateConfig(bytes: ArrayBuffer): GateConfigResult {
   }
   const sync = fields.take("sync");
   if (sync !== null && !errors.failed) config.sync = readSyncConfig(sync, "sync", true, errors);
+  // FetchCustomer goes to the same FilterSync API as Subscribe, so the sync role's token serves misses
+  // too unless onMiss names its own.
+  const syncConfig = config.sync;
+  if (!config.missTokenGiven && syncConfig !== null) config.missMetadata = syncConfig.grpcMetadata;
   fields.rejectUnknown();
   if (errors.failed) return new GateConfigResult(null, errors.message);
   return new GateConfigResult(config, "");

@@ -2,6 +2,7 @@
 // section of `entitlement_gate` (worker VMs electing one holder through a lease).
 import { JsonValue, parseJsonBytes } from "./json";
 import { ConfigErrors, ObjectFields, fieldPath } from "./configFields";
+import { NO_METADATA, readAuthToken } from "./bearerMetadata";
 
 export class SyncConfig {
   cluster: string = "";
@@ -14,6 +15,13 @@ export class SyncConfig {
   usageBatchSize: u32 = 500;
   /** Lease only: how long a holder's claim lasts without renewal. */
   leaseTtlMs: u32 = 3000;
+  /**
+   * Initial metadata of every Subscribe and ReportUsage: `authorization: Bearer <authToken>` serialized
+   * once here, or empty without a token. The token is kept nowhere else.
+   */
+  grpcMetadata: ArrayBuffer = NO_METADATA;
+
+  get hasAuthToken(): bool { return this.grpcMetadata.byteLength > 0; }
 }
 
 export class SyncConfigResult {
@@ -46,6 +54,8 @@ export function readSyncConfig(root: JsonValue, path: string, withLease: bool, e
   }
   config.usageFlushMs = <u32>fields.number("usageFlushMs", <f64>config.usageFlushMs, 1, 60000, true, "must be an integer from 1 to 60000");
   config.usageBatchSize = <u32>fields.number("usageBatchSize", <f64>config.usageBatchSize, 1, 100000, true, "must be an integer from 1 to 100000");
+  const metadata = readAuthToken(fields, path, errors);
+  if (metadata !== null) config.grpcMetadata = metadata;
   if (withLease) {
     config.leaseTtlMs = <u32>fields.number("leaseTtlMs", <f64>config.leaseTtlMs, 300, 600000, true, "must be an integer from 300 to 600000");
   }

@@ -73,6 +73,7 @@ const MAX_PENDING_FETCHES: i32 = 1024;
  * it lags the clock by far less than this while requests are being served.
  */
 const CLOCK_SLACK_MS: i64 = 60_000;
+const GRPC_UNAUTHENTICATED: u32 = 16;
 /** Deleted stream objects a worker keeps for reuse. */
 const MAX_FREE_STREAMS: i32 = 64;
 
@@ -113,6 +114,8 @@ export class GateRoot extends RootContext {
   syncMetrics: SyncMetrics | null = null;
   engine: SyncEngine | null = null;
   lease: LeaderLease | null = null;
+  /** An UNAUTHENTICATED FetchCustomer was logged since the last configure. */
+  warnedUnauthenticated: bool = false;
 
   onConfigure(configurationSize: u32): bool {
     refreshLogLevel();
@@ -124,6 +127,7 @@ export class GateRoot extends RootContext {
       return false;
     }
     this.config = config;
+    this.warnedUnauthenticated = false;
     if (this.metrics === null) this.metrics = new GateMetrics();
     const vmId = getPropertyString(["plugin_vm_id"]);
     this.vmId = vmId === null ? "" : vmId;
@@ -133,7 +137,8 @@ export class GateRoot extends RootContext {
     setTickPeriodMs(TICK_MS);
     this.configureSync(config);
     logInfo("entitlement_gate: configured with " + config.rules.length.toString() + " rule(s), customer from " +
-      config.customer.describe() + (config.shadow ? ", shadow mode" : "") + (config.sync !== null ? ", sync role by lease" : ""));
+      config.customer.describe() + (config.shadow ? ", shadow mode" : "") + (config.sync !== null ? ", sync role by lease" : "") +
+      (config.missMetadata.byteLength > 0 ? ", FetchCustomer with a bearer token" : ""));
     return true;
   }
 
@@ -211,6 +216,13 @@ export class GateRoot extends RootContext {
     const engine = this.engine;
     if (engine !== null && engine.owns(token)) { engine.onGrpcClose(token, statusCode); return; }
     if (!this.pendingByToken.has(token)) return;
+    if (statusCode == GRPC_UNAUTHENTICATED && !this.warnedUnauthenticated) {
+      // Once per configuration: every miss fails the same way until the token is fixed.
+      this.warnedUnauthenticated = true;
+      logWarn("entitlement_gate: the control plane refused FetchCustomer as UNAUTHENTICATED (" +
+        (this.config!.missMetadata.byteLength > 0 ? "does onMiss.authToken or sync.authToken match SYNC_AUTH_TOKEN?" : "set onMiss.authToken") +
+        "); misses are decided by the fallback");
+    }
     logDebug("entitlement_gate: FetchCustomer failed with gRPC status " + statusCode.toString());
     this.failPending(this.takePending(token));
   }
@@ -264,7 +276,7 @@ export class GateRoot extends RootContext {
       return false;
     }
     const request = encodeFetchCustomerRequest(customerId, resourceId);
-    const started = grpcCall(config.missCluster, SYNC_SERVICE, FETCH_CUSTOMER_METHOD, new ArrayBuffer(0), request, config.missTimeoutMs);
+    const started = grpcCall(config.missCluster, SYNC_SERVICE, FETCH_CUSTOMER_METHOD, config.missMetadata, request, config.missTimeoutMs);
     if (!started.ok) {
       metrics.fetchFailures.increment();
       logDebug("entitlement_gate: cannot call FetchCustomer on cluster " + config.missCluster + ": status " + started.status.toString());

@@ -28,6 +28,7 @@ export const USAGE_QUEUE_NAME = "eg1/usage";
 /** A stream silent for this many heartbeat intervals is considered dead. */
 const DEAD_STREAM_HEARTBEATS: i64 = 3;
 const REPORT_TIMEOUT_MS: u32 = 5000;
+const GRPC_UNAUTHENTICATED: u32 = 16;
 /** Increments kept for retry while the control plane is unreachable; older ones are dropped beyond it. */
 const MAX_HELD_INCREMENTS: i32 = 100000;
 
@@ -135,7 +136,7 @@ export class SyncEngine {
     this.snapshotInProgress = false;
     const stateValue = getSharedData(SYNC_STATE_KEY).value;
     const state = parseSyncState(stateValue === null ? "" : String.UTF8.decode(stateValue));
-    const started: GrpcStart = grpcStream(config.cluster, SYNC_SERVICE, SUBSCRIBE_METHOD, new ArrayBuffer(0));
+    const started: GrpcStart = grpcStream(config.cluster, SYNC_SERVICE, SUBSCRIBE_METHOD, config.grpcMetadata);
     if (!started.ok) {
       logWarn(this.name + ": cannot open the stream to cluster " + config.cluster + ": status " + started.status.toString());
       metrics.errors.increment();
@@ -155,7 +156,8 @@ export class SyncEngine {
       this.scheduleReconnect(nowMillis());
       return;
     }
-    logInfo(this.name + ": subscribed (resume " + (state.epoch.length == 0 ? "none" : formatSyncState(state.epoch, state.version)) + ")");
+    logInfo(this.name + ": subscribed (resume " + (state.epoch.length == 0 ? "none" : formatSyncState(state.epoch, state.version)) +
+      (config.hasAuthToken ? ", bearer token" : "") + ")");
   }
 
   private nextJitter(): u32 {
@@ -273,7 +275,7 @@ export class SyncEngine {
   onGrpcClose(token: u32, statusCode: u32): void {
     if (token == this.reportToken) {
       this.reportToken = 0;
-      logWarn(this.name + ": ReportUsage failed with gRPC status " + statusCode.toString() + "; keeping " + this.inFlight.length.toString() + " increment(s) for the next report");
+      logWarn(this.name + ": ReportUsage failed with gRPC status " + statusCode.toString() + this.authHint(statusCode) + "; keeping " + this.inFlight.length.toString() + " increment(s) for the next report");
       this.metrics.usageReportErrors.increment();
       // Back in front, in order, for the next flush.
       this.hold(this.inFlight.concat(this.held));
@@ -285,9 +287,18 @@ export class SyncEngine {
     this.streamToken = 0;
     this.metrics.connected.record(0);
     const detail = lastStatusMessage();
-    logWarn(this.name + ": stream closed with gRPC status " + statusCode.toString() + (detail.length > 0 ? " (" + detail + ")" : ""));
+    logWarn(this.name + ": stream closed with gRPC status " + statusCode.toString() + (detail.length > 0 ? " (" + detail + ")" : "") +
+      this.authHint(statusCode));
     if (statusCode != 0) this.metrics.errors.increment();
     if (this.running) this.scheduleReconnect(nowMillis());
+  }
+
+  /** Names the likely cause of UNAUTHENTICATED (the control plane's SYNC_AUTH_TOKEN), never the token. */
+  private authHint(statusCode: u32): string {
+    if (statusCode != GRPC_UNAUTHENTICATED) return "";
+    return this.config.hasAuthToken
+      ? "; the control plane refused authToken (does it match SYNC_AUTH_TOKEN?)"
+      : "; the control plane requires a bearer token: set authToken";
   }
 
   onQueueReady(queueId: u32): void {
@@ -329,7 +340,7 @@ export class SyncEngine {
     const count = min<i32>(this.held.length, <i32>config.usageBatchSize);
     const batch = this.held.slice(0, count);
     const report = encodeUsageReport(config.nodeId, batch);
-    const started = grpcCall(config.cluster, SYNC_SERVICE, REPORT_USAGE_METHOD, new ArrayBuffer(0), report, REPORT_TIMEOUT_MS);
+    const started = grpcCall(config.cluster, SYNC_SERVICE, REPORT_USAGE_METHOD, config.grpcMetadata, report, REPORT_TIMEOUT_MS);
     if (!started.ok) {
       this.metrics.usageReportErrors.increment();
       logDebug(this.name + ": cannot start ReportUsage: status " + started.status.toString());

@@ -365,3 +365,36 @@ export function ledgerManyKeys(n: i32): string {
   }
   return "ok";
 }
+
+// ---- bearer token (authToken) ----
+import { isUsableToken } from "../../../filter/assembly/logic/bearerMetadata";
+
+function describeMetadata(metadata: ArrayBuffer): string {
+  if (metadata.byteLength == 0) return "none";
+  const view = new HeaderMapView(metadata);
+  if (!view.valid) return "invalid";
+  const parts = new Array<string>();
+  for (let i = 0; i < view.count; i++) parts.push(view.key(i) + "=" + view.value(i));
+  return parts.join("|");
+}
+
+/** The Subscribe/ReportUsage metadata an `entitlement_sync` configuration resolves to, or its error. */
+export function syncAuthCheck(input: string): string {
+  const result = parseSyncConfig(String.UTF8.encode(input));
+  const config = result.config;
+  if (config === null) return "error:" + result.error;
+  return describeMetadata(config.grpcMetadata);
+}
+
+/** The FetchCustomer and lease-sync metadata an `entitlement_gate` configuration resolves to. */
+export function gateAuthCheck(input: string): string {
+  const result = parseGateConfig(String.UTF8.encode(input));
+  const config = result.config;
+  if (config === null) return "error:" + result.error;
+  const sync = config.sync;
+  return "miss=" + describeMetadata(config.missMetadata) + ";sync=" + (sync === null ? "-" : describeMetadata(sync.grpcMetadata));
+}
+
+export function tokenCheck(token: string): bool {
+  return isUsableToken(token);
+}
