@@ -100,7 +100,7 @@ function trends(samples: readonly Sample[]): Trend[] {
     const values = samples.map(series.value).filter(Number.isFinite);
     const points = half.filter((s) => Number.isFinite(series.value(s))).map((s) => ({ x: s.atS / 60, y: series.value(s) }));
     const perMin = envelopeSlope(points, TREND_WINDOWS, series.pick);
-    return { series, first: values[0] ?? Number.NaN, last: values.at(-1) ?? Number.NaN, min: Math.min(...values), max: Math.max(...values), perMin, flat: Math.abs(perMin) < series.limitPerMin };
+    return { series, first: values[0] ?? Number.NaN, last: values.at(-1) ?? Number.NaN, min: Math.min(...values), max: Math.max(...values), perMin, flat: perMin < series.limitPerMin };
   });
 }
 
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       "Control-plane figures come from its `/metrics` (prom-client defaults: `process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`,",
       "`nodejs_eventloop_lag_p99_seconds`, `process_open_fds`) and `/proc/<pid>/fd`; filter memory is the host's `memoryBytes()` of the",
       "sync VM and both workers. *Flat* = over the second half of the run (the first holds warm-up: caches filling, JIT, heap",
-      `sizing), cut into ${TREND_WINDOWS} windows, the least-squares slope of one value per window stays below the stated limit: the floor`,
+      `sizing), cut into ${TREND_WINDOWS} windows, the least-squares slope of one value per window (upward; a falling series is flat) stays below the stated limit: the floor`,
       "for heap and fds (the level after GC, which a leak lifts and the GC sawtooth does not) and for event-loop delay (a steady",
       "degradation lifts it, a burst of other load on the machine does not — the max column shows those); the plateau (maximum) for",
       "RSS, which V8 lowers only in rare large steps minutes apart. The event-loop figures have prom-client's",
