@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlane, type ControlPlane } from "../../../control/controlPlane.ts";
-import { defaultSettings } from "../../../control/config/settings.ts";
+import { defaultSettings, type ControlPlaneSettings } from "../../../control/config/settings.ts";
 
 export interface ControlPlaneRig {
   cp: ControlPlane;
@@ -15,12 +15,13 @@ export interface ControlPlaneRig {
   close(): Promise<void>;
 }
 
-export async function startControlPlaneRig(yaml: string, syncPort = 0): Promise<ControlPlaneRig> {
+/** `extra` overrides settings (e.g. `syncAuthToken`), also on restart. */
+export async function startControlPlaneRig(yaml: string, syncPort = 0, extra: Partial<ControlPlaneSettings> = {}): Promise<ControlPlaneRig> {
   const dir = mkdtempSync(join(tmpdir(), "eg-filter-"));
   const file = join(dir, "entitlements.yaml");
   writeFileSync(file, yaml);
   const settings = (port: number) => ({
-    ...defaultSettings(), entitlementsFile: file, syncPort: port, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1", logLevel: "error" as const,
+    ...defaultSettings(), entitlementsFile: file, syncPort: port, grpcPort: 0, httpPort: 0, bindAddress: "127.0.0.1", logLevel: "error" as const, ...extra,
   });
   const rig: ControlPlaneRig = {
     cp: await startControlPlane(settings(syncPort)),
