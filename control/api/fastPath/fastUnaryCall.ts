@@ -48,6 +48,10 @@ function requestMetadata(headers: IncomingHttpHeaders): grpc.Metadata {
 
 const noop = (): void => {};
 
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+
 function notifyListener(listener: ServerListener | undefined): void {
   listener?.onCancel();
 }
@@ -205,7 +209,9 @@ export class FastUnaryCall implements CallInterface {
           ? OK_TRAILERS
           : { ...custom, "grpc-status": String(code), "grpc-message": encodeGrpcMessage(details) };
       stream.respond(this.responseHeaders ?? RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      // wantTrailers fires once per stream; a shared listener spares a closure on every answer.
+      if (trailers === OK_TRAILERS) stream.on("wantTrailers", sendOkTrailers);
+      else stream.once("wantTrailers", () => stream.sendTrailers(trailers));
       if (this.frame !== undefined) stream.end(this.frame);
       else stream.end();
     } else {
