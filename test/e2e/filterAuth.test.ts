@@ -190,3 +190,32 @@ describe("filter against a control plane requiring a bearer token", () => {
     });
   }
 });
+
+describe("filter with a token against a control plane without SYNC_AUTH_TOKEN", () => {
+  let rig: ControlPlaneRig | undefined;
+  let envoy: EnvoyHost | undefined;
+  after(async () => {
+    await envoy?.close();
+    await rig?.close();
+  });
+
+  it("is served as usual (the metadata is ignored), so filters can get the token before the control plane", async () => {
+    rig = await startControlPlaneRig(CATALOGUE);
+    const host = new EnvoyHost({ clusters: { control_plane: { host: "127.0.0.1", port: rig.cp.syncPort } } });
+    envoy = host;
+    const sync = await host.addSingletonService({
+      vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
+      configuration: JSON.stringify({ cluster: "control_plane", authToken: TOKEN, ...BACKOFF }),
+    });
+    const filter = await host.addHttpFilter({
+      vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1,
+      configuration: JSON.stringify({ rules: RULES, onMiss: { timeoutMs: 2000, authToken: TOKEN } }),
+    });
+    assert.deepEqual([sync.configureResult, ...filter.configureResults], [true, true]);
+    await eventually("the first snapshot", () => host.sharedData(VM_ID).get("eg1/sync/gen") !== undefined, 5000);
+    host.sharedData(VM_ID).set("eg1/c/acme", new Uint8Array(0));
+    assert.equal(decision(await filter.request(req("/reports"))), "allow");
+    assert.equal(host.metric("entitlement_gate_fetch_failures") ?? 0, 0);
+    assert.equal(host.metric("entitlement_sync_errors") ?? 0, 0);
+  });
+});
