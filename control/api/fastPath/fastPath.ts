@@ -8,7 +8,7 @@ import type { Http2Server, Http2SecureServer, IncomingHttpHeaders, ServerHttp2St
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../log.ts";
 import { runUnary, type CancelWatcher, type UnaryCallSide, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
-import { FastUnaryCall, type FastCallLimits } from "./fastUnaryCall.ts";
+import { FastUnaryCall, type FastCallCodec, type FastCallLimits } from "./fastUnaryCall.ts";
 
 /** grpc-js's defaults when the channel options leave them unset. */
 const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
@@ -43,7 +43,7 @@ interface Route {
   logger: Logger;
   handler: UnaryHandler<unknown, unknown>;
   definition: grpc.ServerMethodDefinition<unknown, unknown>;
-  codec: { path: string; decode(bytes: Buffer): unknown; encode(message: unknown): Buffer };
+  codec: FastCallCodec;
 }
 
 type FullServerListener = Parameters<grpc.ServerInterceptingCallInterface["start"]>[0];
@@ -76,7 +76,7 @@ function routesOf(services: readonly FastService[]): Map<string, Route> {
           requestDeserialize: definition.requestDeserialize,
           responseSerialize: definition.responseSerialize,
         },
-        codec: { path: method.path, decode: definition.requestDeserialize, encode: definition.responseSerialize },
+        codec: { decode: definition.requestDeserialize, encode: definition.responseSerialize },
       });
     }
   }

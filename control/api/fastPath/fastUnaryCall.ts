@@ -18,7 +18,6 @@ export interface FastCallLimits {
 }
 
 export interface FastCallCodec {
-  path: string;
   decode(bytes: Buffer): unknown;
   encode(message: unknown): Buffer;
 }
