@@ -72,27 +72,6 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   const ready = plane.readiness();
   const customers = plane.store.all().filter((e) => e.resourceId === undefined).length;
   const summary = `sync gRPC on ${settings.bindAddress}:${plane.syncPort}, API gRPC on ${settings.bindAddress}:${plane.grpcPort}, HTTP on ${settings.bindAddress}:${plane.httpPort}, ${customers} customers (${plane.store.size} entries) from ${plane.source.description}`;
-  // Not ready means the source has no good data yet (an invalid file); the process keeps running
-  // and becomes ready as soon as the source loads.
-  logger[ready.ready ? "info" : "warn"](
-    {
-      syncPort: plane.syncPort,
-      grpcPort: plane.grpcPort,
-      httpPort: plane.httpPort,
-      bindAddress: settings.bindAddress,
-      source: plane.source.description,
-      customers,
-      entries: plane.store.size,
-      version: plane.store.version,
-      epoch: plane.store.epoch,
-      ready: ready.ready,
-      ...(ready.reason ? { notReadyBecause: ready.reason } : {}),
-    },
-    ready.ready
-      ? `entitlement-gate control plane ready: ${summary}`
-      : `entitlement-gate control plane started but NOT ready (${ready.reason ?? "unknown"}): ${summary}`,
-  );
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -121,6 +100,27 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
       },
     );
   };
+  // Handlers go in before the ready line: whoever waits for that line may signal at once.
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // Not ready means the source has no good data yet (an invalid file); the process keeps running
+  // and becomes ready as soon as the source loads.
+  logger[ready.ready ? "info" : "warn"](
+    {
+      syncPort: plane.syncPort,
+      grpcPort: plane.grpcPort,
+      httpPort: plane.httpPort,
+      bindAddress: settings.bindAddress,
+      source: plane.source.description,
+      customers,
+      entries: plane.store.size,
+      version: plane.store.version,
+      epoch: plane.store.epoch,
+      ready: ready.ready,
+      ...(ready.reason ? { notReadyBecause: ready.reason } : {}),
+    },
+    ready.ready
+      ? `entitlement-gate control plane ready: ${summary}`
+      : `entitlement-gate control plane started but NOT ready (${ready.reason ?? "unknown"}): ${summary}`,
+  );
 }

@@ -139,7 +139,7 @@ test("prints every option for --help and exits 0", async () => {
 });
 
 test("logs one ready line with both ports and stops cleanly on SIGTERM", async () => {
-  const result = await run(["--sync-port", "0", "--http-port", "0", "--bind-address", "127.0.0.1"], {}, async (stdout, kill) => {
+  const result = await run(["--sync-port", "0", "--grpc-port", "0", "--http-port", "0", "--bind-address", "127.0.0.1"], {}, async (stdout, kill) => {
     await waitFor("the ready line", () => stdout().includes("control plane ready"), 10_000);
     kill("SIGTERM");
   });
