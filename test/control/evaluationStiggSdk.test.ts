@@ -3,27 +3,8 @@
 // purpose.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-
-interface CaseFeature {
-  featureType: string;
-  meterType?: string;
-  usageLimit?: number;
-  hasUnlimitedUsage?: boolean;
-  hasSoftLimit?: boolean;
-  currentUsage?: number;
-  enumValues?: string[];
-  usagePeriodEnd?: string;
-  accessDeniedReason?: string;
-}
-interface CaseRow {
-  name: string;
-  now: string;
-  customer: null | { accessDeniedReason?: string; entitlements: Record<string, CaseFeature> };
-  check: { featureId: string; requestedUsage?: number; requestedValues?: string[] };
-  expect: { hasAccess: boolean; reason?: string };
-}
+import { loadCases, type CaseFeature } from "../cases/caseTable.ts";
 
 interface SdkDecision {
   hasAccess: boolean;
@@ -66,7 +47,7 @@ function sdkEntitlement(feature: CaseFeature | undefined): unknown {
   };
 }
 
-const rows = JSON.parse(readFileSync(new URL("../cases/evaluation.json", import.meta.url), "utf8")) as CaseRow[];
+const rows = loadCases("evaluation.json");
 
 describe("case table agrees with Stigg's Node SDK 3.95 EntitlementDecisionService", () => {
   let compared = 0;
@@ -97,14 +78,6 @@ describe("case table agrees with Stigg's Node SDK 3.95 EntitlementDecisionServic
   });
 });
 
-interface PeriodRow {
-  name: string;
-  now: string;
-  customer: null | { entitlements: Record<string, { resetPeriod?: string; usagePeriodAnchor?: string; usagePeriodEnd?: string }> };
-  check: { featureId: string };
-  expect: { usagePeriodEnd?: string };
-}
-
 const { calculateUsagePeriod } = require("@stigg/node-server-sdk/dist/services/cache/calculateUsagePeriod.js") as {
   calculateUsagePeriod(anchor: Date, now: Date, resetPeriod: string): { usagePeriodStart: Date; usagePeriodEnd: Date };
 };
@@ -115,7 +88,7 @@ const PERIOD_DIFFERENCES = new Map<string, string>([
 ]);
 
 describe("rollover periods in the case table agree with Stigg's calculateUsagePeriod (TZ=UTC)", () => {
-  for (const row of rows as unknown as PeriodRow[]) {
+  for (const row of rows) {
     const feature = row.customer?.entitlements[row.check.featureId];
     if (feature?.resetPeriod === undefined || feature.usagePeriodAnchor === undefined || row.expect.usagePeriodEnd === undefined) continue;
     if (feature.usagePeriodEnd !== undefined && Date.parse(feature.usagePeriodEnd) > Date.parse(row.now)) continue;

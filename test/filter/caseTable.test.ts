@@ -3,35 +3,12 @@
 // the check and the instant, and the answer must equal both the row and the TypeScript evaluation.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { encodeEntry } from "../../control/codec/entryCodec.ts";
 import { evaluate } from "../../control/evaluation/evaluate.ts";
-import {
-  FEATURE_TYPES, METER_TYPES, RESET_PERIODS, isAccessDeniedReason, type CustomerEntitlements, type FeatureEntitlement,
-} from "../../control/model/entitlements.ts";
+import { type CustomerEntitlements } from "../../control/model/entitlements.ts";
+import { loadCases, toEntry, type CaseRow } from "../cases/caseTable.ts";
 import { compileSpec, type SpecModule } from "./support/compileSpec.ts";
 
-interface CaseFeature {
-  featureType: string;
-  meterType?: string;
-  usageLimit?: number;
-  hasUnlimitedUsage?: boolean;
-  hasSoftLimit?: boolean;
-  currentUsage?: number;
-  enumValues?: string[];
-  resetPeriod?: string;
-  usagePeriodAnchor?: string;
-  usagePeriodStart?: string;
-  usagePeriodEnd?: string;
-  accessDeniedReason?: string;
-}
-interface CaseRow {
-  name: string;
-  now: string;
-  customer: null | { accessDeniedReason?: string; entitlements: Record<string, CaseFeature> };
-  check: { featureId: string; requestedUsage?: number; requestedValues?: string[]; expectType?: string };
-  expect: { hasAccess: boolean; reason?: string; currentUsage?: number; remaining?: number; usagePeriodEnd?: string };
-}
 interface FilterAnswer {
   hasAccess: boolean;
   reason?: string;
@@ -40,47 +17,7 @@ interface FilterAnswer {
   usagePeriodEnd?: number;
 }
 
-const rows = JSON.parse(readFileSync(new URL("../cases/evaluation.json", import.meta.url), "utf8")) as CaseRow[];
-
-function oneOf<T extends string>(allowed: readonly T[], value: string): T {
-  assert.ok((allowed as readonly string[]).includes(value), `unexpected value ${value}`);
-  return value as T;
-}
-
-function toFeature(featureId: string, raw: CaseFeature): FeatureEntitlement {
-  const feature: FeatureEntitlement = {
-    featureId,
-    featureType: oneOf(FEATURE_TYPES, raw.featureType),
-    hasUnlimitedUsage: raw.hasUnlimitedUsage ?? false,
-    hasSoftLimit: raw.hasSoftLimit ?? false,
-    currentUsage: raw.currentUsage ?? 0,
-  };
-  if (raw.meterType !== undefined) feature.meterType = oneOf(METER_TYPES, raw.meterType);
-  if (raw.usageLimit !== undefined) feature.usageLimit = raw.usageLimit;
-  if (raw.enumValues !== undefined) feature.enumValues = raw.enumValues;
-  if (raw.resetPeriod !== undefined) feature.resetPeriod = oneOf(RESET_PERIODS, raw.resetPeriod);
-  if (raw.usagePeriodAnchor !== undefined) feature.usagePeriodAnchor = Date.parse(raw.usagePeriodAnchor);
-  if (raw.usagePeriodStart !== undefined) feature.usagePeriodStart = Date.parse(raw.usagePeriodStart);
-  if (raw.usagePeriodEnd !== undefined) feature.usagePeriodEnd = Date.parse(raw.usagePeriodEnd);
-  if (raw.accessDeniedReason !== undefined) {
-    assert.ok(isAccessDeniedReason(raw.accessDeniedReason));
-    feature.accessDeniedReason = raw.accessDeniedReason;
-  }
-  return feature;
-}
-
-function toEntry(customer: CaseRow["customer"]): CustomerEntitlements | undefined {
-  if (customer === null) return undefined;
-  const entry: CustomerEntitlements = {
-    customerId: "customer-1",
-    entitlements: Object.entries(customer.entitlements).map(([id, raw]) => toFeature(id, raw)),
-  };
-  if (customer.accessDeniedReason !== undefined) {
-    assert.ok(isAccessDeniedReason(customer.accessDeniedReason));
-    entry.accessDeniedReason = customer.accessDeniedReason;
-  }
-  return entry;
-}
+const rows = loadCases("evaluation.json");
 
 let spec: SpecModule;
 before(async () => {
