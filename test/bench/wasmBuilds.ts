@@ -36,20 +36,30 @@ export async function ensureNoopBuilt(log: (line: string) => void): Promise<void
   const sources = Math.max(newestMtime(join(REPO_ROOT, "test/bench/noop")), newestMtime(join(REPO_ROOT, "filter/assembly/binding")));
   if (existsSync(NOOP_WASM) && statSync(NOOP_WASM).mtimeMs >= sources) return;
   log("building the no-op baseline -> build/bench-noop.wasm");
+  const binary = await compilePlugin(NOOP_ENTRY, "bench-noop.wasm");
+  await mkdir(join(REPO_ROOT, "build"), { recursive: true });
+  await writeFile(NOOP_WASM, binary);
+}
+
+/**
+ * Compiles a proxy-wasm plugin whose entry is an AssemblyScript `.as` file under the repo (`entry`, relative
+ * to the repo root) with the filter's release options (asconfig.json), so it differs from the filter only
+ * in the plugin. Returns the binary; `outFile` is only the name asc is told to write.
+ */
+export async function compilePlugin(entry: string, outFile: string): Promise<Uint8Array> {
   const { default: asc } = await import("assemblyscript/asc");
   // asc sees the .as file under a .ts name in the same folder, so its relative imports resolve.
-  const virtualName = NOOP_ENTRY.replace(/\.as$/, ".virtual.ts");
+  const virtualName = entry.replace(/\.as$/, ".virtual.ts");
   let binary: Uint8Array | undefined;
   let errors = "";
   const result = await asc.main(
-    // The filter's release options (asconfig.json), so the two modules differ only in the plugin.
-    [virtualName, "--baseDir", REPO_ROOT, "--outFile", "bench-noop.wasm", "--optimizeLevel", "3", "--shrinkLevel", "0",
+    [virtualName, "--baseDir", REPO_ROOT, "--outFile", outFile, "--optimizeLevel", "3", "--shrinkLevel", "0",
       "--runtime", "incremental", "--exportStart", "_initialize", "--use", "abort=filter/assembly/binding/abort/onAbort", "--noColors"],
     {
       readFile: async (name: string, baseDir: string) => {
         if (name === "asconfig.json") return null;
         try {
-          return await readFile(name === virtualName ? join(REPO_ROOT, NOOP_ENTRY) : resolve(baseDir, name), "utf8");
+          return await readFile(name === virtualName ? join(REPO_ROOT, entry) : resolve(baseDir, name), "utf8");
         } catch {
           return null;
         }
@@ -62,7 +72,6 @@ export async function ensureNoopBuilt(log: (line: string) => void): Promise<void
       stderr: { write: (text: string | Uint8Array) => ((errors += String(text)), true) } as unknown as NodeJS.WritableStream,
     } as unknown as Parameters<typeof asc.main>[1],
   );
-  if (result.error || binary === undefined) throw new Error(`building ${NOOP_ENTRY} failed: ${result.error?.message ?? ""}\n${errors}`);
-  await mkdir(join(REPO_ROOT, "build"), { recursive: true });
-  await writeFile(NOOP_WASM, binary);
+  if (result.error || binary === undefined) throw new Error(`building ${entry} failed: ${result.error?.message ?? ""}\n${errors}`);
+  return binary;
 }

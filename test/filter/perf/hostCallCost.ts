@@ -7,11 +7,11 @@
 //      minus the probe with no calls, divided by COUNT.
 // Run: node --import tsx test/filter/perf/hostCallCost.ts [--quick] [other.wasm ...]
 import { readFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { encodeEntry } from "../../../control/codec/entryCodec.ts";
 import { EnvoyHost, ManualClock, type HttpFilter } from "../../host/index.ts";
 import { benchCustomer, customerId, GATE_CONFIG, requestHeaders } from "../../bench/benchCustomers.ts";
-import { FILTER_WASM, NOOP_WASM, REPO_ROOT, ensureFilterBuilt, ensureNoopBuilt } from "../../bench/wasmBuilds.ts";
+import { FILTER_WASM, NOOP_WASM, compilePlugin, ensureFilterBuilt, ensureNoopBuilt } from "../../bench/wasmBuilds.ts";
 
 const PROBE_ENTRY = "test/filter/perf/probePlugin.as";
 const CUSTOMERS = 1_000;
@@ -23,35 +23,6 @@ const COUNT = 20;
  */
 const METERED_ROUTE_CALLS: Record<string, number> = { pairs: 1, shared: 2, time: 0, add: 1, resolve: 1, metric: 2 };
 const OPS = ["metric", "time", "shared", "pairs", "add", "resolve"] as const;
-
-async function compileProbe(): Promise<Uint8Array> {
-  const { default: asc } = await import("assemblyscript/asc");
-  const virtualName = PROBE_ENTRY.replace(/\.as$/, ".virtual.ts");
-  let binary: Uint8Array | undefined;
-  let errors = "";
-  const result = await asc.main(
-    [virtualName, "--baseDir", REPO_ROOT, "--outFile", "probe.wasm", "--optimizeLevel", "3", "--shrinkLevel", "0",
-      "--runtime", "incremental", "--exportStart", "_initialize", "--use", "abort=filter/assembly/binding/abort/onAbort", "--noColors"],
-    {
-      readFile: async (name: string, baseDir: string) => {
-        if (name === "asconfig.json") return null;
-        try {
-          return await readFile(name === virtualName ? join(REPO_ROOT, PROBE_ENTRY) : resolve(baseDir, name), "utf8");
-        } catch {
-          return null;
-        }
-      },
-      writeFile: async (name: string, contents: Uint8Array | string) => {
-        if (name.endsWith(".wasm") && typeof contents !== "string") binary = contents;
-      },
-      listFiles: async () => [],
-      stdout: { write: () => true } as unknown as NodeJS.WritableStream,
-      stderr: { write: (text: string | Uint8Array) => ((errors += String(text)), true) } as unknown as NodeJS.WritableStream,
-    } as unknown as Parameters<typeof asc.main>[1],
-  );
-  if (result.error || binary === undefined) throw new Error(`building ${PROBE_ENTRY} failed: ${result.error?.message ?? ""}\n${errors}`);
-  return binary;
-}
 
 function u32le(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -77,7 +48,7 @@ async function main(): Promise<void> {
   const rounds = quick ? 3 : 7;
   ensureFilterBuilt(console.log);
   await ensureNoopBuilt(console.log);
-  const probe = await compileProbe();
+  const probe = await compilePlugin(PROBE_ENTRY, "probe.wasm");
   const nowMs = Date.now();
   const host = new EnvoyHost({ clock: new ManualClock(nowMs) });
   try {
