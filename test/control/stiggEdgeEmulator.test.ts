@@ -1,36 +1,12 @@
 // The Edge client against the Stigg emulator (test/stigg/): Stigg's real wire shapes and its faults.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startStiggEmulator, type CustomerSpec } from "../stigg/emulator.ts";
+import { startStiggEmulator } from "../stigg/emulator.ts";
+import { ACME, PERIOD_END, PERIOD_START } from "../stigg/fixtures.ts";
 import { EdgeClient, EdgeClientError, type EdgeClientOptions, type EdgeErrorKind } from "../../control/upstream/stigg/edgeClient.ts";
 import { evaluate } from "../../control/evaluation/evaluate.ts";
 import { SingleFlight } from "../../control/concurrency/singleFlight.ts";
 import { entityKey } from "../../control/model/entitlements.ts";
-
-const PERIOD_START = Date.UTC(2026, 10, 1);
-const PERIOD_END = Date.UTC(2026, 11, 1);
-
-const ACME: CustomerSpec = {
-  entitlements: {
-    sso: { featureType: "BOOLEAN" },
-    "api-calls": {
-      featureType: "NUMBER",
-      meterType: "Incremental",
-      usageLimit: 100,
-      currentUsage: 40,
-      resetPeriod: "MONTH",
-      resetPeriodConfiguration: { monthlyAccordingTo: "StartOfTheMonth" },
-      usagePeriodAnchor: PERIOD_START,
-      usagePeriodStart: PERIOD_START,
-      usagePeriodEnd: PERIOD_END,
-    },
-    tier: { featureType: "ENUM", enumValues: ["basic", "pro"] },
-  },
-  credits: { "ai-tokens": { usageLimit: 1000, currentUsage: 10 } },
-  resources: {
-    "site-1": { entitlements: { sso: { featureType: "BOOLEAN", accessDeniedReason: "Revoked" } } },
-  },
-};
 
 const stigg = await startStiggEmulator({ customers: { acme: ACME, "org/acme?#1 ü": ACME } });
 const clients: EdgeClient[] = [];

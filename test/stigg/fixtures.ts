@@ -1,4 +1,4 @@
-// Shared data for the emulator's own tests.
+// Shared data for the emulator's own tests and for client tests that run against it (stiggEdgeEmulator).
 import type { CustomerSpec } from "./emulator.ts";
 
 export const PERIOD_START = Date.UTC(2026, 10, 1);
