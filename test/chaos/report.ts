@@ -130,5 +130,5 @@ export function formatNumber(value: number): string {
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return "n/a";
   const mib = bytes / (1024 * 1024);
-  return mib >= 1 ? `${mib.toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
+  return Math.abs(mib) >= 1 ? `${mib.toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
 }

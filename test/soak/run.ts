@@ -58,7 +58,7 @@ interface Sample {
   cacheEntries: number;
 }
 
-/** What "flat" means per series: the slope over the last half of the run must stay below this. */
+/** What "flat" means per series: the upward trend over the last half of the run stays below this (falling is fine). */
 interface Series {
   name: string;
   unit: string;
