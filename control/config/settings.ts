@@ -1,13 +1,12 @@
 // Control-plane settings from environment variables and equivalent command-line flags (a flag wins
 // over its variable). Validated once at start; every error names the variable or flag it came from.
-import { accessSync, constants } from "node:fs";
 import { isIP } from "node:net";
-import { resolve } from "node:path";
 import { getHeapStatistics } from "node:v8";
 import { parseEntitlementsFallback, type EntitlementsFallback } from "../evaluation/fallback.ts";
 import { parseExtAuthzRules, type ExtAuthzRule } from "../api/extAuthzRules.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { shippedFile } from "../shippedFile.ts";
+import { readableFile } from "./readableFile.ts";
 import { LIMIT_SETTINGS, type LimitSettings } from "../limits/limitSettings.ts";
 import { TRANSPORT_SECURITY_SETTINGS, transportSecurityErrors, type TransportSecuritySettings } from "../security/securitySettings.ts";
 
@@ -128,13 +127,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultValue: DEFAULT_ENTITLEMENTS_FILE,
     parse(raw) {
       if (raw.trim() === "") return { error: "must not be empty" };
-      const path = resolve(raw);
-      try {
-        accessSync(path, constants.R_OK);
-      } catch (err) {
-        return { error: `${JSON.stringify(raw)} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
-      }
-      return { value: path };
+      return readableFile(raw);
     },
   }),
   // Stigg upstream: Stigg Sidecar's variable names and defaults (reference b.1), plus ours below.

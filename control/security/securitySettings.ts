@@ -1,8 +1,7 @@
 // Settings for transport security: TLS per server (certificate, key, optional client CA for mTLS, all
 // re-read while running) and the sync API's bearer token. Every one is off by default: plaintext and no
 // token, as Stigg's Sidecar and its SDKs expect. The HTTP admin token is STATUS_ADMIN_TOKEN (settings.ts).
-import { accessSync, constants } from "node:fs";
-import { resolve } from "node:path";
+import { readableFile } from "../config/readableFile.ts";
 import type { ControlPlaneSettings, Parsed, SettingSpec } from "../config/settings.ts";
 import { isUsableToken } from "./bearerToken.ts";
 
@@ -19,16 +18,6 @@ export interface TransportSecuritySettings {
   tlsReloadIntervalMs: number;
   /** Set = every FilterSync call needs `authorization: Bearer <token>`. */
   syncAuthToken?: string;
-}
-
-function readableFile(raw: string): Parsed<string> {
-  const path = resolve(raw);
-  try {
-    accessSync(path, constants.R_OK);
-  } catch (err) {
-    return { error: `${JSON.stringify(raw)} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
-  }
-  return { value: path };
 }
 
 function token(raw: string): Parsed<string> {
