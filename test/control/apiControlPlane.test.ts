@@ -10,16 +10,8 @@ import { defaultSettings } from "../../control/config/settings.ts";
 import { startControlPlane, type ControlPlane } from "../../control/controlPlane.ts";
 import { createLogger } from "../../control/log.ts";
 import { Metrics } from "../../control/metrics/metrics.ts";
+import { unaryCall } from "./support/grpcUnary.ts";
 import { StreamReader, syncClient } from "./support/syncClient.ts";
-
-type Unary = (request: object, callback: (err: grpc.ServiceError | null, response: Record<string, unknown>) => void) => void;
-
-function unaryCall(client: grpc.Client, method: string, request: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, Unary>)[method]!.bind(client);
-    fn(request, (err, response) => (err ? reject(err) : resolve(response)));
-  });
-}
 
 async function plane(t: TestContext): Promise<ControlPlane> {
   const cp = await startControlPlane(

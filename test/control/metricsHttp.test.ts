@@ -7,16 +7,8 @@ import { defaultSettings } from "../../control/config/settings.ts";
 import { startControlPlane } from "../../control/controlPlane.ts";
 import { createLogger } from "../../control/log.ts";
 import { Metrics } from "../../control/metrics/metrics.ts";
+import { unaryCall } from "./support/grpcUnary.ts";
 import { StreamReader, syncClient } from "./support/syncClient.ts";
-
-type Unary = (request: object, callback: (err: grpc.ServiceError | null, response: Record<string, unknown>) => void) => void;
-
-function unaryCall(client: grpc.Client, method: string, request: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, Unary>)[method]!.bind(client);
-    fn(request, (err, response) => (err ? reject(err) : resolve(response)));
-  });
-}
 
 /** One sample's value from Prometheus text, by metric name and exact label set. */
 function sample(text: string, name: string, labels = ""): number | undefined {

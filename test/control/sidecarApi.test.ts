@@ -12,6 +12,7 @@ import { OfflineUsageWriter } from "../../control/read/offlineUsageWriter.ts";
 import { UpstreamError, type EntitlementReader, type UsageWriter } from "../../control/read/readTypes.ts";
 import { StoreReader } from "../../control/read/storeReader.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
+import { rejection } from "./support/grpcUnary.ts";
 
 /** GRPC_FAST_PATH=false runs this suite against grpc-js alone (test/control/fastPathModes.test.ts does). */
 const FAST_PATH = process.env.GRPC_FAST_PATH !== "false";
@@ -96,15 +97,6 @@ function withoutSyntheticOneofs<T>(value: T): T {
   return Object.fromEntries(
     Object.entries(value).filter(([k]) => !k.startsWith("_")).map(([k, v]) => [k, withoutSyntheticOneofs(v)]),
   ) as T;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as grpc.ServiceError;
-  }
-  assert.fail("expected the call to fail");
 }
 
 // ---- a raw protobuf reader: what is (and is not) on the wire --------------------------------

@@ -2,17 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { decodeEntry } from "../../control/codec/entryCodec.ts";
+import { rejection } from "./support/grpcUnary.ts";
 import { fetchCustomer, reportUsage, StreamReader } from "./support/syncClient.ts";
 import { customer, syncFixture } from "./support/syncFixture.ts";
-
-async function rejection(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as grpc.ServiceError;
-  }
-  assert.fail("expected the call to fail");
-}
 
 test("fetches the encoded entry of a known customer", async (t) => {
   const f = await syncFixture(t);
