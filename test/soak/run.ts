@@ -210,7 +210,7 @@ async function main(): Promise<void> {
       "",
       trendTable(list),
       "",
-      `Answers: ${answers}. Verdict: **${verdict ? "flat, no wrong answers" : "not flat or wrong answers — see the table"}**.`,
+      `${answers[0]!.toUpperCase()}${answers.slice(1)}. Verdict: **${verdict ? "flat, no wrong answers" : "not flat or wrong answers — see the table"}**.`,
       "",
       "```",
       plots,
