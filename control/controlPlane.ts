@@ -1,5 +1,6 @@
 // Wires the control plane together: store <- source, FilterSync gRPC server, health HTTP server.
 // `main.ts` runs it as a process; tests start it in-process with port 0.
+import { UsageForwarder } from "./usage/usageForwarder.ts";
 import { filterSyncServiceDefinition } from "./grpc/syncProto.ts";
 import { startGrpcServer, type GrpcServerHandle } from "./grpc/grpcServer.ts";
 import { SyncService } from "./grpc/syncService.ts";
@@ -71,7 +72,9 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
   const reader: EntitlementReader = stigg?.reader ?? new StoreReader(store);
   const usage: UsageWriter = stigg?.usage ?? new OfflineUsageWriter(store);
   // In Stigg mode a filter's miss becomes an upstream read, like any other API's.
-  const sync = new SyncService({ store, logger, heartbeatMs: settings.syncHeartbeatMs, ...(stigg ? { reader } : {}) });
+  // ... and the usage the filters count goes to Stigg, summed per customer and feature.
+  const usageForwarder = stigg ? new UsageForwarder({ writer: usage, logger }) : undefined;
+  const sync = new SyncService({ store, logger, heartbeatMs: settings.syncHeartbeatMs, ...(stigg ? { reader, usageForwarder } : {}) });
 
   let grpcServer: GrpcServerHandle | undefined;
   let httpServer: HealthServerHandle | undefined;
@@ -91,6 +94,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
     // rather than a refused connection; it closes last. In-flight calls get `graceMs` to finish.
     closing ??= (async () => {
       await Promise.all([apiServer?.close(graceMs), grpcServer?.close(graceMs)]);
+      await usageForwarder?.close();
       await source.stop();
       await httpServer?.close();
     })();

@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import type { EntitlementReader } from "../read/readTypes.ts";
 import { MAX_ID_BYTES } from "../api/requestValidation.ts";
 import type { EntitlementStore } from "../store/entitlementStore.ts";
+import type { UsageForwarder } from "../usage/usageForwarder.ts";
 import { DEFAULT_CHUNK_LIMITS, Subscription, type ChunkLimits } from "./subscription.ts";
 import type {
   FetchCustomerRequest,
@@ -25,6 +26,11 @@ export interface SyncServiceOptions {
   chunkLimits?: ChunkLimits;
   /** Stigg mode: FetchCustomer reads through the upstream reader instead of the store alone. */
   reader?: EntitlementReader;
+  /**
+   * Stigg mode: the filters' usage goes to Stigg (summed, batched); Stigg's acknowledgement updates
+   * the store. Without it (offline file) usage is applied to the store directly.
+   */
+  usageForwarder?: UsageForwarder;
 }
 
 function invalidArgument(details: string): Partial<grpc.StatusObject> {
@@ -47,6 +53,7 @@ export class SyncService {
   private readonly chunkLimits: ChunkLimits;
   private readonly subscriptions = new Set<Subscription>();
   private readonly reader: EntitlementReader | undefined;
+  private readonly usageForwarder: UsageForwarder | undefined;
   private blockedWrites = 0;
 
   constructor(options: SyncServiceOptions) {
@@ -55,6 +62,7 @@ export class SyncService {
     this.heartbeatMs = options.heartbeatMs;
     this.chunkLimits = options.chunkLimits ?? DEFAULT_CHUNK_LIMITS;
     this.reader = options.reader;
+    this.usageForwarder = options.usageForwarder;
   }
 
   /** Connected Subscribe streams (for metrics). */
@@ -173,6 +181,13 @@ export class SyncService {
         callback(invalidArgument(problem));
         return;
       }
+    }
+    if (this.usageForwarder) {
+      const accepted = this.usageForwarder.add(
+        increments.map((i) => ({ customerId: i.customerId, ...(i.resourceId ? { resourceId: i.resourceId } : {}), featureId: i.featureId, delta: i.delta })),
+      );
+      callback(null, { accepted });
+      return;
     }
     let accepted = 0;
     for (const increment of increments) {

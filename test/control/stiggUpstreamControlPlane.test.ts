@@ -5,7 +5,7 @@ import { defaultSettings, type ControlPlaneSettings } from "../../control/config
 import { startControlPlane } from "../../control/controlPlane.ts";
 import { createLogger } from "../../control/log.ts";
 import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
-import { fetchCustomer, syncClient } from "./support/syncClient.ts";
+import { fetchCustomer, reportUsage, syncClient } from "./support/syncClient.ts";
 import { ACME } from "./stiggUpstreamHarness.ts";
 
 function stiggSettings(stigg: StiggEmulator, overrides: Partial<ControlPlaneSettings> = {}): ControlPlaneSettings {
@@ -79,4 +79,41 @@ test("a refused API key turns readiness red with a reason naming SERVER_API_KEY"
   assert.equal(ready.status, 503);
   assert.match(await ready.text(), /SERVER_API_KEY/);
   assert.match(await plane.metrics.render(), /sidecar_initialization_errors_total 1/);
+});
+
+test("in Stigg mode the usage the filters report reaches Stigg, summed into one upstream call, and comes back as the new usage", async (t) => {
+  const stigg = await startStiggEmulator({ customers: { acme: ACME } });
+  t.after(() => stigg.close());
+  const plane = await startControlPlane(stiggSettings(stigg), { logger: createLogger("silent") });
+  t.after(() => plane.close());
+  const client = syncClient(plane.syncPort);
+  t.after(() => client.close());
+  await fetchCustomer(client, "acme"); // cached, as it is once a filter has asked for it
+
+  const first = await reportUsage(client, [
+    { customerId: "acme", featureId: "api-calls", delta: 2 },
+    { customerId: "acme", featureId: "api-calls", delta: 3 },
+  ]);
+  const second = await reportUsage(client, [{ customerId: "acme", featureId: "api-calls", delta: 1 }]);
+  assert.equal(first.accepted + second.accepted, 3);
+
+  await stigg.waitUntil(() => stigg.usageOf("acme", "api-calls") === 46, 3000, "Stigg to hold 40 + 6");
+  const usageCalls = stigg.requests.filter((r) => r.operationName === "ReportUsageBulk" || r.operationName === "ReportUsage");
+  assert.equal(usageCalls.length, 1, "three increments, one upstream call");
+  await stigg.waitUntil(() => {
+    const stored = plane.store.get("acme");
+    return stored?.value.entitlements.find((e) => e.featureId === "api-calls")?.currentUsage === 46;
+  }, 3000, "Stigg's acknowledged usage in the store the filters are synced from");
+});
+
+test("in Stigg mode usage reported while Stigg refuses is kept and delivered once Stigg answers again", async (t) => {
+  const stigg = await startStiggEmulator({ customers: { acme: ACME } });
+  t.after(() => stigg.close());
+  const plane = await startControlPlane(stiggSettings(stigg), { logger: createLogger("silent") });
+  t.after(() => plane.close());
+  const client = syncClient(plane.syncPort);
+  t.after(() => client.close());
+  stigg.setFault("graphql", { kind: "serverError", times: 3 });
+  await reportUsage(client, [{ customerId: "acme", featureId: "api-calls", delta: 4 }]);
+  await stigg.waitUntil(() => stigg.usageOf("acme", "api-calls") === 44, 8000, "the retried report to land");
 });
