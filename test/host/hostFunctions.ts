@@ -195,6 +195,47 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
   const runtime = vm.runtime;
   const store = () => runtime.store(vm.plugin.vmId);
 
+  /**
+   * The common part of proxy_grpc_call and proxy_grpc_stream: resolve the cluster, parse the metadata,
+   * hand out a token (calls and streams have their own token sequences, as in cpp-host) and open the
+   * HTTP/2 stream. Returns the failing status, or the call's state.
+   */
+  function openGrpcFromVm(
+    isStream: boolean,
+    upstreamPtr: number,
+    upstreamLen: number,
+    servicePtr: number,
+    serviceLen: number,
+    methodPtr: number,
+    methodLen: number,
+    metadataPtr: number,
+    metadataLen: number,
+    tokenPtr: number,
+    timeoutMs?: number,
+  ): GrpcCallState | number {
+    const cluster = vm.string(upstreamPtr, upstreamLen);
+    const service = vm.string(servicePtr, serviceLen);
+    const method = vm.string(methodPtr, methodLen);
+    const metadata = deserializeHeaderMap(vm.view(metadataPtr, metadataLen));
+    const target = runtime.clusters.get(cluster);
+    if (target === undefined) return Status.PARSE_FAILURE;
+    if (metadata === undefined) return Status.BAD_ARGUMENT;
+    const root = rootOf(vm);
+    const token = isStream ? root.nextGrpcStreamToken : root.nextGrpcCallToken;
+    if (isStream) root.nextGrpcStreamToken += 2;
+    else root.nextGrpcCallToken += 2;
+    vm.writeU32(tokenPtr, token);
+    const state: GrpcCallState = { outbound: PENDING_OUTBOUND, isStream, localClosed: false, remoteClosed: false };
+    root.grpcCalls.set(token, state);
+    state.outbound = openGrpc(
+      runtime.connections,
+      target,
+      { service, method, metadata, ...(timeoutMs === undefined ? {} : { timeoutMs }), clock: runtime.clock },
+      deliverGrpc(vm, root, token, isStream),
+    );
+    return state;
+  }
+
   const fns: Record<string, HostFn> = {
     proxy_log(level: number, ptr: number, len: number) {
       if (level < 0 || level > LogLevel.critical) return Status.BAD_ARGUMENT;
@@ -433,27 +474,10 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       timeoutMs: number,
       tokenPtr: number,
     ) {
-      const cluster = vm.string(upstreamPtr, upstreamLen);
-      const service = vm.string(servicePtr, serviceLen);
-      const method = vm.string(methodPtr, methodLen);
-      const metadata = deserializeHeaderMap(vm.view(metadataPtr, metadataLen));
       const message = vm.copy(msgPtr, msgLen);
-      const target = runtime.clusters.get(cluster);
-      if (target === undefined) return Status.PARSE_FAILURE;
-      if (metadata === undefined) return Status.BAD_ARGUMENT;
-      const root = rootOf(vm);
-      const token = root.nextGrpcCallToken;
-      root.nextGrpcCallToken += 2;
-      vm.writeU32(tokenPtr, token);
-      const state: GrpcCallState = { outbound: PENDING_OUTBOUND, isStream: false, localClosed: false, remoteClosed: false };
-      root.grpcCalls.set(token, state);
-      state.outbound = openGrpc(
-        runtime.connections,
-        target,
-        { service, method, metadata, timeoutMs: timeoutMs >>> 0, clock: runtime.clock },
-        deliverGrpc(vm, root, token, false),
-      );
-      state.outbound.send(message, true);
+      const opened = openGrpcFromVm(false, upstreamPtr, upstreamLen, servicePtr, serviceLen, methodPtr, methodLen, metadataPtr, metadataLen, tokenPtr, timeoutMs >>> 0);
+      if (typeof opened === "number") return opened;
+      opened.outbound.send(message, true);
       return Status.OK;
     },
     proxy_grpc_stream(
@@ -467,21 +491,8 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       metadataLen: number,
       tokenPtr: number,
     ) {
-      const cluster = vm.string(upstreamPtr, upstreamLen);
-      const service = vm.string(servicePtr, serviceLen);
-      const method = vm.string(methodPtr, methodLen);
-      const metadata = deserializeHeaderMap(vm.view(metadataPtr, metadataLen));
-      const target = runtime.clusters.get(cluster);
-      if (target === undefined) return Status.PARSE_FAILURE;
-      if (metadata === undefined) return Status.BAD_ARGUMENT;
-      const root = rootOf(vm);
-      const token = root.nextGrpcStreamToken;
-      root.nextGrpcStreamToken += 2;
-      vm.writeU32(tokenPtr, token);
-      const state: GrpcCallState = { outbound: PENDING_OUTBOUND, isStream: true, localClosed: false, remoteClosed: false };
-      root.grpcCalls.set(token, state);
-      state.outbound = openGrpc(runtime.connections, target, { service, method, metadata, clock: runtime.clock }, deliverGrpc(vm, root, token, true));
-      return Status.OK;
+      const opened = openGrpcFromVm(true, upstreamPtr, upstreamLen, servicePtr, serviceLen, methodPtr, methodLen, metadataPtr, metadataLen, tokenPtr);
+      return typeof opened === "number" ? opened : Status.OK;
     },
     proxy_grpc_send(token: number, msgPtr: number, msgLen: number, endStream: number) {
       if ((token & 1) === 1) return Status.BAD_ARGUMENT;
