@@ -6,6 +6,7 @@ import { FLIP_CUSTOMERS, WARM_CUSTOMERS } from "./customers.ts";
 import type { Observation } from "./oracle.ts";
 import { RedisChild, freePort, sleep } from "./processes.ts";
 import type { DocumentedEffects } from "./tally.ts";
+import type { HttpFault } from "../stigg/faults.ts";
 import { MISS_TIMEOUT_MS, type World } from "./world.ts";
 
 export interface FaultRun {
@@ -39,6 +40,22 @@ function edgeReads(world: World): () => number {
   const count = (): number => CACHED_IDS.reduce((sum, customerId) => sum + world.stigg.requestCount("entitlements-state", { customerId }), 0);
   const before = count();
   return () => count() - before;
+}
+
+/**
+ * Puts the same fault on Edge and GraphQL for 15 s, publishes a plan change 5 s in, then lifts it.
+ * Returns when the fault started and ended.
+ */
+async function upstreamFault(world: World, fault: HttpFault): Promise<{ faultStart: number; faultEnd: number }> {
+  const faultStart = Date.now();
+  world.stigg.setFault("edge", fault);
+  world.stigg.setFault("graphql", fault);
+  await sleep(5_000);
+  world.flip(FLIP_CUSTOMERS[1]!);
+  await sleep(10_000);
+  world.stigg.setFault("edge", undefined);
+  world.stigg.setFault("graphql", undefined);
+  return { faultStart, faultEnd: Date.now() };
 }
 
 async function killAndRestart(world: World, downMs: number, changeWhileDown: boolean): Promise<{ faultStart: number; faultEnd: number; notes: string[] }> {
@@ -90,15 +107,7 @@ export const SCENARIOS: Scenario[] = [
     name: "stigg-hang",
     fault: `Edge + GraphQL answer after 10 s (MISS_TIMEOUT_MS ${MISS_TIMEOUT_MS}) for 15 s; a change during it`,
     run: async (world) => {
-      const faultStart = Date.now();
-      world.stigg.setFault("edge", { latencyMs: 10_000 });
-      world.stigg.setFault("graphql", { latencyMs: 10_000 });
-      await sleep(5_000);
-      world.flip(FLIP_CUSTOMERS[1]!);
-      await sleep(10_000);
-      world.stigg.setFault("edge", undefined);
-      world.stigg.setFault("graphql", undefined);
-      const faultEnd = Date.now();
+      const { faultStart, faultEnd } = await upstreamFault(world, { latencyMs: 10_000 });
       return {
         faultStart, faultEnd, coldMustRecover: true, notes: [],
         // Misses wait at most MISS_TIMEOUT_MS (filter: onMiss.timeoutMs), then fall back; requests held
@@ -131,15 +140,7 @@ export const SCENARIOS: Scenario[] = [
     name: "stigg-429",
     fault: "Edge + GraphQL answer 429 for 15 s (Stigg's one-minute throttle scaled down); a change during it",
     run: async (world) => {
-      const faultStart = Date.now();
-      world.stigg.setFault("edge", { kind: "rateLimit" });
-      world.stigg.setFault("graphql", { kind: "rateLimit" });
-      await sleep(5_000);
-      world.flip(FLIP_CUSTOMERS[1]!);
-      await sleep(10_000);
-      world.stigg.setFault("edge", undefined);
-      world.stigg.setFault("graphql", undefined);
-      const faultEnd = Date.now();
+      const { faultStart, faultEnd } = await upstreamFault(world, { kind: "rateLimit" });
       return {
         faultStart, faultEnd, coldMustRecover: true, notes: [],
         // After a 429 the Edge client sends nothing for a cool-down that doubles per consecutive 429,
