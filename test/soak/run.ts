@@ -4,7 +4,7 @@
 // the control plane's RSS, heap, event-loop delay and open file descriptors (its /metrics, prom-client
 // default metrics, and /proc), the filter's linear memory and this process's RSS, prints a table, plots,
 // and whether each series is flat over the last half of the run. Loopback only; stops by itself.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FLIP_CUSTOMERS } from "../chaos/customers.ts";
 import type { Judgement } from "../chaos/oracle.ts";
@@ -56,6 +56,23 @@ interface Sample {
   requests: number;
   /** Context for the memory series: the cache grows until every cold customer has been fetched once. */
   cacheEntries: number;
+  /** Where RSS goes, to tell a leak from the allocator keeping pages: V8's reservation and code, Buffers, RSS by kind. */
+  heapTotal: number;
+  codeSpace: number;
+  external: number;
+  rssAnon: number;
+  rssFile: number;
+}
+
+/** RssAnon / RssFile of a process from /proc (kB there), NaN when it is gone. */
+function rssParts(pid: number): { anon: number; file: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
+    return { anon: kb("RssAnon"), file: kb("RssFile") };
+  } catch {
+    return { anon: Number.NaN, file: Number.NaN };
+  }
 }
 
 /** What "flat" means per series: the upward trend over the last half of the run stays below this (falling is fine). */
@@ -73,6 +90,8 @@ interface Series {
    */
   pick: (ys: number[]) => number;
   format: (v: number) => string;
+  /** Context series explain a judged one (where RSS goes); they are printed with a trend but do not set the verdict. */
+  context?: true;
 }
 
 const SERIES: Series[] = [
@@ -82,6 +101,11 @@ const SERIES: Series[] = [
   { name: "control plane open fds", unit: "fds", value: (s) => s.fds, limitPerMin: 0.5, pick: minimum, format: (v) => formatNumber(v) },
   { name: "filter linear memory (3 VMs)", unit: "bytes", value: (s) => s.filterMemory, limitPerMin: 64 * 1024, pick: minimum, format: formatBytes },
   { name: "chaos process RSS (host + emulator)", unit: "bytes", value: (s) => s.selfRss, limitPerMin: 4 * 1024 * 1024, pick: maximum, format: formatBytes },
+  { name: "(context) control plane RssAnon", unit: "bytes", value: (s) => s.rssAnon, limitPerMin: 1024 * 1024, pick: maximum, format: formatBytes, context: true },
+  { name: "(context) control plane RssFile", unit: "bytes", value: (s) => s.rssFile, limitPerMin: 1024 * 1024, pick: maximum, format: formatBytes, context: true },
+  { name: "(context) V8 heap total (reserved)", unit: "bytes", value: (s) => s.heapTotal, limitPerMin: 1024 * 1024, pick: maximum, format: formatBytes, context: true },
+  { name: "(context) V8 code space used", unit: "bytes", value: (s) => s.codeSpace, limitPerMin: 256 * 1024, pick: maximum, format: formatBytes, context: true },
+  { name: "(context) external + array buffers", unit: "bytes", value: (s) => s.external, limitPerMin: 512 * 1024, pick: minimum, format: formatBytes, context: true },
 ];
 
 interface Trend {
@@ -115,8 +139,8 @@ function sampleTable(samples: readonly Sample[], maxRows = 24): string {
   const step = Math.max(1, Math.ceil(samples.length / maxRows));
   const picked = samples.filter((_, i) => i % step === 0 || i === samples.length - 1);
   return markdownTable(
-    ["t", "cp RSS", "cp heap", "loop p99", "loop max", "cp fds (/metrics, /proc)", "cache entries", "filter memory", "requests in interval"],
-    picked.map((s) => [`${Math.round(s.atS)} s`, formatBytes(s.rss), formatBytes(s.heapUsed), `${formatNumber(s.lagP99Ms)} ms`, `${formatNumber(s.lagMaxMs)} ms`, `${s.fds} / ${s.procFds}`, s.cacheEntries, formatBytes(s.filterMemory), s.requests]),
+    ["t", "cp RSS", "RssAnon", "cp heap (used / total)", "code", "external", "loop p99", "loop max", "cp fds (/metrics, /proc)", "cache entries", "filter memory", "requests in interval"],
+    picked.map((s) => [`${Math.round(s.atS)} s`, formatBytes(s.rss), formatBytes(s.rssAnon), `${formatBytes(s.heapUsed)} / ${formatBytes(s.heapTotal)}`, formatBytes(s.codeSpace), formatBytes(s.external), `${formatNumber(s.lagP99Ms)} ms`, `${formatNumber(s.lagMaxMs)} ms`, `${s.fds} / ${s.procFds}`, s.cacheEntries, formatBytes(s.filterMemory), s.requests]),
   );
 }
 
@@ -170,12 +194,20 @@ async function main(): Promise<void> {
           selfRss: process.memoryUsage.rss(),
           requests: interval,
           cacheEntries: metricSum(metrics, "entitlement_gate_cache_entries"),
+          heapTotal: metricSum(metrics, "nodejs_heap_size_total_bytes"),
+          codeSpace: metrics.get('nodejs_heap_space_size_used_bytes{space="code"}') ?? Number.NaN,
+          external: metricSum(metrics, "nodejs_external_memory_bytes"),
+          rssAnon: Number.NaN,
+          rssFile: Number.NaN,
         };
+        const parts = rssParts(world.controlPlane.pid ?? -1);
+        sample.rssAnon = parts.anon;
+        sample.rssFile = parts.file;
         interval = 0;
         samples.push(sample);
         // The emulator logs every request; the soak does not read them, so keep its memory flat.
         world.stigg.resetLogs();
-        process.stdout.write(`${Math.round(sample.atS)}s rss=${formatBytes(sample.rss)} heap=${formatBytes(sample.heapUsed)} lag.p99=${formatNumber(sample.lagP99Ms)}ms fds=${sample.fds} filter=${formatBytes(sample.filterMemory)} req=${sample.requests} wrong=${counts.wrong}\n`);
+        process.stdout.write(`${Math.round(sample.atS)}s rss=${formatBytes(sample.rss)} anon=${formatBytes(sample.rssAnon)} heap=${formatBytes(sample.heapUsed)}/${formatBytes(sample.heapTotal)} code=${formatBytes(sample.codeSpace)} ext=${formatBytes(sample.external)} lag.p99=${formatNumber(sample.lagP99Ms)}ms fds=${sample.fds} filter=${formatBytes(sample.filterMemory)} req=${sample.requests} wrong=${counts.wrong}\n`);
       }
       await sleep(Math.min(3_000, Math.max(0, nextSample - performance.now())));
     }
@@ -189,7 +221,7 @@ async function main(): Promise<void> {
   const plots = SERIES.slice(0, 5).map((s) => `${s.name}\n${asciiPlot(samples.map(s.value).filter(Number.isFinite), 60, 6)}`).join("\n\n");
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const answers = `${total} answers: ${counts.ok} right, ${counts.wrong} wrong, ${counts.stale} stale, ${counts.fallback} fallbacks, ${counts.error} errors`;
-  const verdict = list.every((t) => t.flat) && counts.wrong === 0;
+  const verdict = list.every((t) => t.flat || t.series.context === true) && counts.wrong === 0;
   process.stdout.write(`\n${sampleTable(samples)}\n\n${trendTable(list)}\n\n${plots}\n\n${answers}\n${examples.map((e) => `  ! ${e}\n`).join("")}soak: ${verdict ? "flat, no wrong answers" : "NOT flat or wrong answers"}\n`);
   if (args.write) {
     const body = [
