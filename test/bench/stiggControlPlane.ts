@@ -19,10 +19,16 @@ export function emulatedPlan(plan: FeatureEntitlement[]): EmulatedEntitlements {
   return emulated(plan);
 }
 
-export async function startStiggWorld(customers: number, edgeLatencyMs: number, events = false): Promise<{ stigg: StiggEmulator; cp: ControlPlane; close(): Promise<void> }> {
+/** The emulator holding the first `customers` benchmark customers, its Edge answering after `edgeLatencyMs`. */
+export async function startBenchStigg(customers: number, edgeLatencyMs: number): Promise<StiggEmulator> {
   const stigg = await startStiggEmulator({});
   for (let i = 0; i < customers; i++) stigg.setCustomer(customerId(i), { entitlements: emulated(tenFeaturePlan(i)) });
   stigg.setFault("edge", { latencyMs: edgeLatencyMs });
+  return stigg;
+}
+
+export async function startStiggWorld(customers: number, edgeLatencyMs: number, events = false): Promise<{ stigg: StiggEmulator; cp: ControlPlane; close(): Promise<void> }> {
+  const stigg = await startBenchStigg(customers, edgeLatencyMs);
   const cp = await startControlPlane(
     loopbackSettings({
       serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl,

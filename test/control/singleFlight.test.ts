@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SingleFlight, WaitAbortedError, WaitTimeoutError } from "../../control/concurrency/singleFlight.ts";
+import { RELEASE_BATCH, SingleFlight, WaitAbortedError, WaitTimeoutError } from "../../control/concurrency/singleFlight.ts";
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
   let resolve!: (v: T) => void;
@@ -139,4 +139,29 @@ test("does not leave an unhandled rejection when every waiter gave up before the
   } finally {
     process.off("unhandledRejection", onUnhandled);
   }
+});
+
+test("releases a large flight's waiters in arrival order, one batch per event-loop turn", async () => {
+  const flights = new SingleFlight<string, number>();
+  const gate = deferred<number>();
+  const order: number[] = [];
+  const total = RELEASE_BATCH * 3 + 5;
+  const waiters = Array.from({ length: total }, (_, i) => flights.run("k", () => gate.promise).then(() => order.push(i)));
+  // Queued before the flight settles, so it runs after the settling turn's microtasks and before the
+  // next batch: by then exactly the first batch has continued, whose answers can leave first.
+  const afterFirstTurn = new Promise<number>((resolve) => setImmediate(() => resolve(order.length)));
+  gate.resolve(1);
+  assert.equal(await afterFirstTurn, RELEASE_BATCH);
+  await Promise.all(waiters);
+  assert.deepEqual(order, Array.from({ length: total }, (_, i) => i));
+});
+
+test("a waiter that timed out is not settled again when the flight ends", async () => {
+  const flights = new SingleFlight<string, number>();
+  const gate = deferred<number>();
+  const early = flights.run("k", () => gate.promise, { timeoutMs: 1 });
+  const patient = flights.run("k", () => gate.promise);
+  await assert.rejects(early, WaitTimeoutError);
+  gate.resolve(9);
+  assert.equal(await patient, 9);
 });
