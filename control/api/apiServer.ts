@@ -18,7 +18,6 @@ import { SIDECAR_PROTO_FILE, SIDECAR_PROTO_ROOT, SIDECAR_SERVICE_NAME, sidecarSe
 import { SidecarService } from "./sidecarService.ts";
 import { unaryHandlers } from "./unaryCall.ts";
 import { attachFastPath, type FastPathHandle } from "./fastPath/fastPath.ts";
-import type { ServiceDefinition } from "@grpc/grpc-js";
 
 export interface ApiServerOptions {
   host: string;
@@ -125,14 +124,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   server = await startGrpcServer(options.host, options.port, registrations, logger, options.transport);
   let fastPath: FastPathHandle | undefined;
   if (options.fastPath ?? true) {
-    const wrap = options.transport?.wrapService ?? ((d: ServiceDefinition): ServiceDefinition => d);
     try {
       fastPath = attachFastPath(server.server, {
         services: [
-          { definition: wrap(apis.sidecar), methods: sidecarMethods, fast: FAST_SIDECAR_METHODS },
-          { definition: wrap(apis.extAuthz), methods: extAuthzMethods, fast: FAST_EXT_AUTHZ_METHODS },
+          { definition: apis.sidecar, methods: sidecarMethods, fast: FAST_SIDECAR_METHODS },
+          { definition: apis.extAuthz, methods: extAuthzMethods, fast: FAST_EXT_AUTHZ_METHODS },
         ],
         ...(options.transport?.interceptors ? { interceptors: options.transport.interceptors } : {}),
+        ...(options.transport?.wrapService ? { wrapService: options.transport.wrapService } : {}),
         ...(options.transport?.channelOptions ? { channelOptions: options.transport.channelOptions } : {}),
       });
     } catch (err) {

@@ -13,15 +13,26 @@ export class InflightLimiter {
     return this.active;
   }
 
+  /** Takes a slot; false when the cap is reached. The caller owes exactly one `release()` per true. */
+  acquire(): boolean {
+    if (this.max !== 0 && this.active >= this.max) return false;
+    this.active++;
+    return true;
+  }
+
+  /** Gives back a slot taken by `acquire()`. */
+  release(): void {
+    if (this.active > 0) this.active--;
+  }
+
   /** Returns the release function, or undefined when the cap is reached. Release is idempotent. */
   tryAcquire(): (() => void) | undefined {
-    if (this.max !== 0 && this.active >= this.max) return undefined;
-    this.active++;
+    if (!this.acquire()) return undefined;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.active--;
+      this.release();
     };
   }
 }

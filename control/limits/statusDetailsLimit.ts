@@ -3,7 +3,8 @@
 // character: a 20,000-character name became a ~180 KB trailer that the client's HTTP/2 layer rejects,
 // breaking the whole connection, every other call on it included (for Envoy's ext_authz connection,
 // every user's). Truncating here covers every handler, present and future.
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
+import { admissionInterceptor, type AdmissionStep, type MethodAdmission, type OutgoingStatus } from "./callAdmission.ts";
 
 export const DEFAULT_MAX_STATUS_DETAILS_CHARS = 1024;
 
@@ -16,13 +17,22 @@ export function truncateDetails(details: string, maxChars: number): string {
   return `${details.slice(0, end)}… (${details.length} characters, truncated)`;
 }
 
+class DetailsBound implements MethodAdmission, AdmissionStep {
+  constructor(private readonly maxChars: number) {}
+
+  forMethod(): MethodAdmission {
+    return this;
+  }
+
+  outgoing(status: OutgoingStatus): OutgoingStatus {
+    return typeof status.details === "string" && status.details.length > this.maxChars ? { ...status, details: truncateDetails(status.details, this.maxChars) } : status;
+  }
+}
+
+export function statusDetailsLimitStep(maxChars = DEFAULT_MAX_STATUS_DETAILS_CHARS): AdmissionStep {
+  return new DetailsBound(maxChars);
+}
+
 export function statusDetailsLimitInterceptor(maxChars = DEFAULT_MAX_STATUS_DETAILS_CHARS): grpc.ServerInterceptor {
-  return (_method, call) => {
-    const responder = new grpc.ResponderBuilder()
-      .withSendStatus((status, next) => {
-        next(typeof status.details === "string" && status.details.length > maxChars ? { ...status, details: truncateDetails(status.details, maxChars) } : status);
-      })
-      .build();
-    return new grpc.ServerInterceptingCall(call, responder);
-  };
+  return admissionInterceptor(statusDetailsLimitStep(maxChars));
 }

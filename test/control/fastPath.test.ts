@@ -19,6 +19,8 @@ import { OfflineUsageWriter } from "../../control/read/offlineUsageWriter.ts";
 import type { EntitlementReader, ReadOptions, ReadResult } from "../../control/read/readTypes.ts";
 import { StoreReader } from "../../control/read/storeReader.ts";
 import type { GrpcTransport } from "../../control/security/grpcTransport.ts";
+import { BearerToken } from "../../control/security/bearerToken.ts";
+import { bearerAuthInterceptor } from "../../control/security/grpcBearerAuth.ts";
 import { decodeFailuresAsValues, undecodableRequestInterceptor } from "../../control/security/undecodableRequests.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 
@@ -361,6 +363,82 @@ test("answers undecodable bytes with INVALID_ARGUMENT through the same decoder a
   assert.equal(answer.status, grpc.status.INVALID_ARGUMENT);
   assert.match(answer.message ?? "", /^request: not a valid GetBooleanEntitlement request message/);
   assert.equal(api.fastPath?.calls(), 1);
+});
+
+/** The API server's interceptor list as serverHardening builds it, with its own limiters. */
+function hardenedTransport(rate: PeerRateLimiter, inflight: InflightLimiter): GrpcTransport {
+  return {
+    interceptors: [
+      statusDetailsLimitInterceptor(),
+      rateLimitInterceptor({ limiter: rate, methods: methodsNamed([CHECK]) }),
+      inflightInterceptor({ limiter: inflight, methods: methodsNamed([SIDECAR, CHECK]), settingName: "MAX_INFLIGHT_UPSTREAM" }),
+      undecodableRequestInterceptor,
+    ],
+    wrapService: decodeFailuresAsValues,
+  };
+}
+
+test("with the API's whole interceptor list, refusals and bounded statuses match grpc-js's word for word and every slot comes back", async (t) => {
+  const fastLimits = { rate: new PeerRateLimiter({ ratePerSecond: 1, burst: 1 }), inflight: new InflightLimiter(10) };
+  const slowLimits = { rate: new PeerRateLimiter({ ratePerSecond: 1, burst: 1 }), inflight: new InflightLimiter(10) };
+  const fast = await apiFixture(t, { transport: hardenedTransport(fastLimits.rate, fastLimits.inflight) });
+  const slow = await apiFixture(t, { transport: hardenedTransport(slowLimits.rate, slowLimits.inflight), fastPath: false });
+  const both = async (path: string, body: Buffer[]): Promise<[RawAnswer, RawAnswer]> => [await rawCall(fast.session, path, body), await rawCall(slow.session, path, body)];
+
+  const boolean = `${SIDECAR}GetBooleanEntitlement`;
+  const cases: [string, Buffer[]][] = [
+    [boolean, [frame(Buffer.from([0x0a, 0xff, 0xff, 0xff]))]],
+    [boolean, [frame(encodeRequest(boolean, { customer_id: "acme", feature_id: "sso" }))]],
+    [boolean, [frame(encodeRequest(boolean, { customer_id: "", feature_id: "sso" }))]],
+    [boolean, []],
+    // A refusal quoting 3,000 characters: bounded by the first interceptor on both paths.
+    [CHECK, [frame(encodeRequest(CHECK, { attributes: { request: { http: { path: "/x", headers: { "x-customer-id": "acme" } } }, context_extensions: { entitlement_feature: "api-calls", entitlement_requested_usage: "é".repeat(3000) } } }))]],
+    // The rate limit (1 per second, burst 1) has been spent by the call above: refused by the second step.
+    [CHECK, [frame(encodeRequest(CHECK, { attributes: { request: { http: { path: "/api/x", headers: { "x-customer-id": "acme" } } } } }))]],
+    [CHECK, [frame(Buffer.from([0x0a, 0xff]))]],
+  ];
+  const answers: RawAnswer[] = [];
+  for (const [path, body] of cases) {
+    const [a, b] = await both(path, body);
+    const what = `${path} ${body[0]?.toString("hex").slice(0, 40) ?? "no message"}`;
+    assert.equal(a.status, b.status, what);
+    assert.equal(a.message, b.message, what);
+    assert.deepEqual(a.body, b.body, what);
+    answers.push(a);
+  }
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [grpc.status.INVALID_ARGUMENT, grpc.status.OK, grpc.status.INVALID_ARGUMENT, grpc.status.UNIMPLEMENTED, grpc.status.INVALID_ARGUMENT, grpc.status.RESOURCE_EXHAUSTED, grpc.status.RESOURCE_EXHAUSTED],
+  );
+  assert.match(answers[4]!.message ?? "", /characters, truncated\)$/);
+  assert.equal(fast.api.fastPath?.calls(), cases.length, "every call went through the fast path");
+  await until(() => fastLimits.inflight.inflight === 0 && slowLimits.inflight.inflight === 0, "every in-flight slot is given back");
+});
+
+test("an interceptor without a plain form (a bearer token) still wraps every fast call, in order", async (t) => {
+  const limiter = new InflightLimiter(10);
+  const transport: GrpcTransport = {
+    interceptors: [
+      statusDetailsLimitInterceptor(),
+      bearerAuthInterceptor({ token: new BearerToken("a-long-enough-api-token") }),
+      inflightInterceptor({ limiter, methods: methodsNamed([SIDECAR]), settingName: "MAX_INFLIGHT_UPSTREAM" }),
+      undecodableRequestInterceptor,
+    ],
+    wrapService: decodeFailuresAsValues,
+  };
+  const { api, session } = await apiFixture(t, { transport });
+  const path = `${SIDECAR}GetBooleanEntitlement`;
+  const body = [frame(encodeRequest(path, { customer_id: "acme", feature_id: "sso" }))];
+  const refused = await rawCall(session, path, body);
+  assert.equal(refused.status, grpc.status.UNAUTHENTICATED);
+  assert.equal(refused.message, "missing authorization metadata (Bearer token)");
+  const answered = await rawCall(session, path, body, { headers: { authorization: "Bearer a-long-enough-api-token" } });
+  assert.equal(answered.status, grpc.status.OK);
+  const undecodable = await rawCall(session, path, [frame(Buffer.from([0x0a, 0xff]))], { headers: { authorization: "Bearer a-long-enough-api-token" } });
+  assert.equal(undecodable.status, grpc.status.INVALID_ARGUMENT);
+  assert.match(undecodable.message ?? "", /^request: not a valid GetBooleanEntitlement request message/);
+  assert.equal(api.fastPath?.calls(), 3);
+  await until(() => limiter.inflight === 0, "the slots are given back");
 });
 
 test("counts fast-path decisions in the same metrics as grpc-js", async (t) => {

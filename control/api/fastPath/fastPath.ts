@@ -6,16 +6,19 @@
 // update that renames it makes `attachFastPath` throw at start (tested), never serve wrongly.
 import type { Http2Server, Http2SecureServer, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
+import { admissionStepOf, type AdmissionCall, type MethodAdmission, type OutgoingStatus } from "../../limits/callAdmission.ts";
 import type { Logger } from "../../log.ts";
+import { undecodableRequestInterceptor } from "../../security/undecodableRequests.ts";
 import { runUnary, type CancelWatcher, type UnaryCallSide, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
 import { FastUnaryCall, type FastCallCodec, type FastCallLimits } from "./fastUnaryCall.ts";
+import { decodingFailuresAsValues, undecodableAdmission } from "./undecodableRequest.ts";
 
 /** grpc-js's defaults when the channel options leave them unset. */
 const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 const DEFAULT_MAX_SEND_BYTES = -1;
 
 export interface FastService {
-  /** Applied to grpc-js too (transport.wrapService): the same decoders on both paths. */
+  /** As loaded, before transport.wrapService. */
   definition: grpc.ServiceDefinition;
   methods: UnaryMethods;
   /** Method names served by the fast path; each must be unary in `definition` and in `methods`. */
@@ -24,8 +27,14 @@ export interface FastService {
 
 export interface FastPathOptions {
   services: readonly FastService[];
-  /** The interceptors grpc-js was given (transport.interceptors), applied in the same order. */
+  /**
+   * The interceptors grpc-js was given (transport.interceptors). Those built from admission steps
+   * (control/limits/callAdmission.ts) and the undecodable-request interceptor are applied as plain
+   * calls in the same order; with any other interceptor, all of them wrap each call as in grpc-js.
+   */
   interceptors?: readonly grpc.ServerInterceptor[];
+  /** What grpc-js applied to each definition (transport.wrapService); used when interceptors wrap calls. */
+  wrapService?: (definition: grpc.ServiceDefinition) => grpc.ServiceDefinition;
   /** The server's channel options: max message sizes are read from them as grpc-js does. */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -42,8 +51,13 @@ interface Route {
   path: string;
   logger: Logger;
   handler: UnaryHandler<unknown, unknown>;
+  /** For the interceptors when they wrap calls. */
   definition: grpc.ServerMethodDefinition<unknown, unknown>;
   codec: FastCallCodec;
+  /** The limits as plain calls, in the interceptors' order; empty when the interceptors wrap calls. */
+  admission: readonly MethodAdmission[];
+  /** True when the interceptors wrap each call (one of them has no plain form). */
+  wrapped: boolean;
 }
 
 type FullServerListener = Parameters<grpc.ServerInterceptingCallInterface["start"]>[0];
@@ -55,15 +69,40 @@ interface GrpcServerInternals {
   onStreamOpened?: (stream: ServerHttp2Stream) => void;
 }
 
-function routesOf(services: readonly FastService[]): Map<string, Route> {
+/** The interceptors as plain admission calls for a method, or undefined when one of them has no plain form. */
+type PlainAdmission = (path: string) => MethodAdmission[];
+
+function plainAdmission(interceptors: readonly grpc.ServerInterceptor[]): PlainAdmission | undefined {
+  const steps: ((path: string) => MethodAdmission | undefined)[] = [];
+  for (const interceptor of interceptors) {
+    if (interceptor === undecodableRequestInterceptor) {
+      steps.push(undecodableAdmission);
+      continue;
+    }
+    const step = admissionStepOf(interceptor);
+    if (step === undefined) return undefined;
+    steps.push((path) => step.forMethod(path));
+  }
+  return (path) => steps.map((forMethod) => forMethod(path)).filter((m): m is MethodAdmission => m !== undefined);
+}
+
+function routesOf(
+  services: readonly FastService[],
+  plain: PlainAdmission | undefined,
+  undecodableAsValue: boolean,
+  wrapService: ((definition: grpc.ServiceDefinition) => grpc.ServiceDefinition) | undefined,
+): Map<string, Route> {
   const routes = new Map<string, Route>();
   for (const service of services) {
+    // Wrapping calls, the interceptors see what grpc-js's decoders give them (transport.wrapService).
+    const definitions = plain === undefined && wrapService ? wrapService(service.definition) : service.definition;
     for (const name of service.fast) {
-      const method = service.definition[name];
+      const method = definitions[name];
       const handler = service.methods.methods[name];
       if (!method || !handler) throw new Error(`fast path: ${name} is not a method of the service`);
       if (method.requestStream || method.responseStream) throw new Error(`fast path: ${method.path} is not unary`);
       const definition = method as grpc.MethodDefinition<unknown, unknown>;
+      const decode = plain !== undefined && undecodableAsValue ? decodingFailuresAsValues(definition.requestDeserialize) : definition.requestDeserialize;
       routes.set(method.path, {
         name,
         path: method.path,
@@ -76,7 +115,9 @@ function routesOf(services: readonly FastService[]): Map<string, Route> {
           requestDeserialize: definition.requestDeserialize,
           responseSerialize: definition.responseSerialize,
         },
-        codec: { decode: definition.requestDeserialize, encode: definition.responseSerialize },
+        codec: { decode, encode: definition.responseSerialize },
+        admission: plain === undefined ? [] : plain(method.path),
+        wrapped: plain === undefined,
       });
     }
   }
@@ -88,29 +129,59 @@ function sizeOption(options: grpc.ChannelOptions | undefined, key: string, fallb
   return typeof value === "number" ? value : fallback;
 }
 
+const OK_STATUS: OutgoingStatus = { code: grpc.status.OK, details: "OK" };
+
 /**
  * grpc-js's unary flow (server.js handleUnary) over any call, ending in the shared runUnary: the
- * listener at the top of the interceptor chain and runUnary's view of the call, in one object.
+ * listener at the top of the call, runUnary's view of the call, and the route's limits as plain calls
+ * (admit at the start, check the message, bound the status and release at the end), in one object.
+ * A refusal by a step passes only the steps before it on its way out, as with interceptors.
  */
-class UnaryServing implements FullServerListener, UnaryCallSide<unknown> {
+class UnaryServing implements FullServerListener, UnaryCallSide<unknown>, AdmissionCall {
   deadlineMs: number | undefined;
   private request: unknown;
   private received = false;
   private cancelled = false;
   private watcher: CancelWatcher | undefined;
+  /** Steps whose `admit` let the call in and whose `release` is still owed. */
+  private admitted = 0;
+  private readonly admission: readonly MethodAdmission[];
 
   constructor(
     private readonly call: grpc.ServerInterceptingCallInterface,
     private readonly route: Route,
-  ) {}
+  ) {
+    this.admission = route.admission;
+  }
+
+  peerAddress(): string {
+    return this.call.getConnectionInfo().remoteAddress ?? this.call.getPeer();
+  }
 
   onReceiveMetadata(): void {
+    const steps = this.admission;
+    for (let i = 0; i < steps.length; i++) {
+      const refusal = steps[i]!.admit?.(this);
+      if (refusal !== undefined) {
+        this.finish(refusal, i);
+        return;
+      }
+      this.admitted = i + 1;
+    }
     this.call.startRead();
   }
 
   onReceiveMessage(message: unknown): void {
+    const steps = this.admission;
+    for (let i = 0; i < steps.length; i++) {
+      const refusal = steps[i]!.checkMessage?.(message);
+      if (refusal !== undefined) {
+        this.finish(refusal, i);
+        return;
+      }
+    }
     if (this.received) {
-      this.call.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${this.route.path}` });
+      this.fail({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${this.route.path}` });
       return;
     }
     this.request = message;
@@ -120,7 +191,7 @@ class UnaryServing implements FullServerListener, UnaryCallSide<unknown> {
 
   onReceiveHalfClose(): void {
     if (!this.received) {
-      this.call.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.route.path}` });
+      this.fail({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.route.path}` });
       return;
     }
     const deadline = this.call.getDeadline();
@@ -131,6 +202,7 @@ class UnaryServing implements FullServerListener, UnaryCallSide<unknown> {
 
   onCancel(): void {
     this.cancelled = true;
+    this.releaseAdmitted();
     this.watcher?.onCallCancelled();
   }
 
@@ -147,13 +219,33 @@ class UnaryServing implements FullServerListener, UnaryCallSide<unknown> {
   }
 
   reply(response: unknown): void {
-    // Sent first so each interceptor layer does not make its own empty Metadata in sendMessage.
-    this.call.sendMetadata(new grpc.Metadata());
-    this.call.sendMessage(response, () => this.call.sendStatus({ code: grpc.status.OK, details: "OK" }));
+    // Interceptors wrapping the call: sent first so each layer does not make its own empty Metadata in
+    // sendMessage. Without them the fast call's shared headers serve.
+    if (this.route.wrapped) this.call.sendMetadata(new grpc.Metadata());
+    this.call.sendMessage(response, () => this.finish(OK_STATUS, this.admission.length));
   }
 
   fail(status: { code: grpc.status; details: string }): void {
-    this.call.sendStatus(status);
+    this.finish(status, this.admission.length);
+  }
+
+  /** Sends `status` out through steps [0, through) in reverse order, giving back what they took. */
+  private finish(status: OutgoingStatus, through: number): void {
+    const steps = this.admission;
+    let out = status;
+    for (let i = through - 1; i >= 0; i--) {
+      const step = steps[i]!;
+      if (i < this.admitted) step.release?.();
+      if (step.outgoing) out = step.outgoing(out);
+    }
+    this.admitted = 0;
+    this.call.sendStatus(out);
+  }
+
+  private releaseAdmitted(): void {
+    const steps = this.admission;
+    for (let i = this.admitted - 1; i >= 0; i--) steps[i]!.release?.();
+    this.admitted = 0;
   }
 }
 
@@ -171,10 +263,13 @@ export function attachFastPath(server: grpc.Server, options: FastPathOptions): F
   if (!(http2Servers instanceof Map) || http2Servers.size === 0) {
     throw new Error("fast path: this @grpc/grpc-js has no bound Server#http2Servers; set GRPC_FAST_PATH=false");
   }
-  const routes = routesOf(options.services);
   const interceptors = options.interceptors ?? [];
+  const plain = plainAdmission(interceptors);
+  const routes = routesOf(options.services, plain, interceptors.includes(undecodableRequestInterceptor), options.wrapService);
+  // Interceptors that wrap calls get the call's metadata; plain steps never read it.
+  const wrapping = plain === undefined ? interceptors : [];
   const limits: FastCallLimits = {
-    metadata: interceptors.length > 0,
+    metadata: wrapping.length > 0,
     maxReceiveBytes: sizeOption(options.channelOptions, "grpc.max_receive_message_length", DEFAULT_MAX_RECEIVE_BYTES),
     maxSendBytes: sizeOption(options.channelOptions, "grpc.max_send_message_length", DEFAULT_MAX_SEND_BYTES),
   };
@@ -196,7 +291,7 @@ export function attachFastPath(server: grpc.Server, options: FastPathOptions): F
       // grpc-js counts open streams per session for its idle timeout; fast streams count too.
       streamOpened?.(stream);
       let call: grpc.ServerInterceptingCallInterface = new FastUnaryCall(stream, headers, route.codec, limits);
-      for (const interceptor of interceptors) call = interceptor(route.definition, call);
+      for (const interceptor of wrapping) call = interceptor(route.definition, call);
       call.start(new UnaryServing(call, route));
     });
   }
