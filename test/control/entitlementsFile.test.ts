@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { DEFAULT_ENTITLEMENTS_FILE } from "../../control/config/settings.ts";
-import { formatIssue, parseEntitlementsText, type ParseResult } from "../../control/upstream/offlineFile/entitlementsFile.ts";
+import YAML from "yaml";
+import { formatIssue, hasDuplicateJsonKey, parseEntitlementsText, type ParseResult } from "../../control/upstream/offlineFile/entitlementsFile.ts";
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 const README = new URL("../../control/upstream/offlineFile/README.md", import.meta.url);
@@ -160,4 +161,53 @@ test("reads a date-time without an offset as UTC", () => {
   assert.ok(result.ok);
   assert.equal(result.customers[0]!.entitlements[0]!.usagePeriodAnchor, Date.UTC(2026, 2, 1, 10));
   assert.equal(result.customers[0]!.entitlements[0]!.usagePeriodEnd, Date.UTC(2026, 2, 2));
+});
+
+// A file with every shape the format has, to compare the JSON fast path with the YAML reading.
+const EVERY_SHAPE = {
+  customers: {
+    "acme": {
+      entitlements: {
+        reports: { featureType: "BOOLEAN" },
+        calls: { featureType: "NUMBER", meterType: "Incremental", usageLimit: 5, currentUsage: 7, resetPeriod: "MONTH", usagePeriodAnchor: "2026-01-31T00:00:00Z" },
+        seats: { featureType: "NUMBER", meterType: "Fluctuating", hasUnlimitedUsage: true, hasSoftLimit: true },
+        region: { featureType: "ENUM", enumValues: ["eu", "us"] },
+      },
+      resources: { "site-1": { entitlements: { region: { featureType: "ENUM", enumValues: ["eu"] } } }, "site {2}: \"quoted\"": { accessDeniedReason: "NoActiveSubscription", entitlements: {} } },
+    },
+    "gone": { accessDeniedReason: "CustomerIsArchived", entitlements: {} },
+    "ünïcode/ id?": { entitlements: { "feature:x": { featureType: "NUMBER", meterType: "Incremental", usageLimit: 1e15, usagePeriodStart: "2026-11-01", usagePeriodEnd: "2026-12-01T00:00:00+01:00" } } },
+  },
+};
+
+test("reads a JSON file exactly as the same file written in YAML", () => {
+  const json = parse(JSON.stringify(EVERY_SHAPE, null, 2));
+  const yaml = parse(YAML.stringify(EVERY_SHAPE));
+  assert.ok(json.ok && yaml.ok, JSON.stringify([json, yaml]));
+  assert.deepEqual(json.customers, yaml.customers);
+  assert.equal(json.customers.length, 5);
+  // Compact JSON and a byte-order mark take the same path.
+  assert.deepEqual(parse(`\uFEFF${JSON.stringify(EVERY_SHAPE)}`), json);
+});
+
+test("reports a duplicate key in a JSON file with its line, as YAML does", () => {
+  const text = '{\n  "customers": {\n    "acme": {"entitlements": {}},\n    "acme": {"entitlements": {}}\n  }\n}\n';
+  const issues = issuesOf(text);
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]!, /^f\.yaml:4: .*[Mm]ap keys must be unique/);
+});
+
+test("reports a bad value in a JSON file with its path and line", () => {
+  const issues = issuesOf('{\n  "customers": {\n    "acme": {\n      "entitlements": {\n        "calls": {"featureType": "NUMBR"}\n      }\n    }\n  }\n}\n');
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]!, /^f\.yaml:5: customers\.acme\.entitlements\.calls\.featureType: /);
+});
+
+test("finds duplicate JSON keys through escapes, nesting and look-alike strings", () => {
+  assert.equal(hasDuplicateJsonKey('{"a": 1, "b": {"a": 2}}'), false);
+  assert.equal(hasDuplicateJsonKey('{"ab": 1, "a\\u0062": 2}'), true);
+  assert.equal(hasDuplicateJsonKey('{"x": ["x", "x"], "y": "x"}'), false);
+  assert.equal(hasDuplicateJsonKey('{"s": "{\\"k\\": 1, \\"k\\": 2}", "t": "}:"}'), false);
+  assert.equal(hasDuplicateJsonKey('[{"k": 1}, {"k": 2}, {"k": 3, "k" : 4}]'), true);
+  assert.equal(hasDuplicateJsonKey('{"q\\"": 1, "q\\\\": 2}'), false);
 });
