@@ -125,6 +125,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
         metrics,
         beforeScrape: () => {
           metrics.syncClients.set(sync.subscriberCount);
+          metrics.syncLagVersions.set(sync.maxLagVersions);
           // Stigg mode keeps these current from its LRU; the file source has no LRU.
           if (!stigg) {
             metrics.cacheEntries.set(store.size);

@@ -67,6 +67,11 @@ export class Subscription {
   private unsubscribe: (() => void) | undefined;
   private closed = false;
 
+  /** The store version this filter has been sent everything up to. */
+  get sentVersion(): number {
+    return this.lastSentVersion;
+  }
+
   constructor(
     private readonly call: Stream,
     options: SubscriptionOptions,

@@ -70,6 +70,13 @@ export class SyncService {
     return this.subscriptions.size;
   }
 
+  /** Store versions the furthest-behind connected filter has not been sent yet (0 with none connected). */
+  get maxLagVersions(): number {
+    let lag = 0;
+    for (const subscription of this.subscriptions) lag = Math.max(lag, this.store.version - subscription.sentVersion);
+    return lag;
+  }
+
   /** Handlers to pass to `server.addService(filterSyncServiceDefinition(), ...)`. */
   handlers(): grpc.UntypedServiceImplementation {
     return {

@@ -71,5 +71,13 @@ test("/metrics counts decisions by api, result and reason, mirrors the cache and
   assert.equal(sample(after, "entitlement_gate_fallbacks_total", 'cause="feature_type_mismatch"'), 1);
   assert.equal(sample(after, "entitlement_gate_decisions_total", 'api="ext_authz",result="deny",reason="RequestedUsageExceedingLimit"'), 1);
   assert.equal(sample(after, "entitlement_gate_sync_clients"), 1);
+  // The filter has been sent everything; a change made this turn is not sent until the next one.
+  assert.equal(sample(after, "entitlement_gate_sync_lag_versions"), 0);
+  const free = cp.store.get("customer-free");
+  assert.ok(free);
+  cp.store.upsert({ ...free.value, entitlements: free.value.entitlements.slice(1) });
+  assert.equal(cp.sync.maxLagVersions, 1);
+  await stream.next();
+  assert.equal(cp.sync.maxLagVersions, 0);
   assert.ok(!after.includes("customer-free"), "no customer id appears anywhere in the exposition");
 });
