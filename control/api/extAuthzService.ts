@@ -89,8 +89,8 @@ export class ExtAuthzService {
     return unaryHandlers(this.unaryMethods());
   }
 
-  /** Throws RequestError synchronously on a bad request; otherwise one `then` on the reader's promise. */
-  check(request: WireCheckRequest, context: CallContext): Promise<WireCheckResponse> {
+  /** Throws RequestError synchronously on a bad request; answers at once on a cache hit, else one `then` on the reader's promise. */
+  check(request: WireCheckRequest, context: CallContext): WireCheckResponse | Promise<WireCheckResponse> {
     const http = request.attributes?.request?.http;
     const extensions = request.attributes?.context_extensions ?? {};
     const headers = requestHeaders(http);
@@ -100,15 +100,18 @@ export class ExtAuthzService {
     const featureId = extensions[FEATURE_EXTENSION] || rule?.feature;
     if (!featureId) {
       this.count("allow", "");
-      return Promise.resolve({ status: { code: GRPC_OK }, ok_response: { headers: [], headers_to_remove: strip } });
+      return { status: { code: GRPC_OK }, ok_response: { headers: [], headers_to_remove: strip } };
     }
     const requestedUsage = parseRequestedUsage(extensions[REQUESTED_USAGE_EXTENSION]) ?? rule?.requestedUsage;
 
     const customerId = headers.get(this.customerHeader) ?? "";
     if (customerId === "" || Buffer.byteLength(customerId) > MAX_ID_BYTES) {
       this.count("deny", "MissingCustomerId");
-      return Promise.resolve(denied(featureId, "MissingCustomerId", false));
+      return denied(featureId, "MissingCustomerId", false);
     }
+
+    const cached = this.reader.readCached?.(customerId, undefined);
+    if (cached !== undefined) return this.decide(customerId, featureId, requestedUsage, strip, cached.entry);
 
     let read: Promise<ReadResult>;
     try {

@@ -166,10 +166,12 @@ export class SidecarService {
   }
 
   /**
-   * Reads the customer and builds the answer from the outcome. One `then` on the reader's promise and
-   * nothing else asynchronous: on a cache hit the promise hops, not the lookup, are the cost.
+   * Reads the customer and builds the answer from the outcome: at once on a cache hit (the reader's
+   * readCached), else with one `then` on the reader's promise and nothing else asynchronous.
    */
-  private answer<R>(query: FeatureQuery, expectType: EntitlementKind | undefined, context: CallContext, build: (outcome: Outcome) => R): Promise<R> {
+  private answer<R>(query: FeatureQuery, expectType: EntitlementKind | undefined, context: CallContext, build: (outcome: Outcome) => R): R | Promise<R> {
+    const cached = this.reader.readCached?.(query.customerId, query.resourceId);
+    if (cached !== undefined) return build(this.outcome(query, expectType, this.entryOf(cached)));
     let read: Promise<ReadResult>;
     try {
       read = this.reader.read(query.customerId, query.resourceId, readOptionsOf(context));
@@ -208,21 +210,21 @@ export class SidecarService {
   }
 
   // The typed reads throw RequestError synchronously on a bad request (runUnary answers INVALID_ARGUMENT).
-  private getBoolean(request: WireTypedRequest, context: CallContext): Promise<object> {
+  private getBoolean(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) => ({
       ...head(outcome),
       entitlement: outcome.decision ? booleanFromDecision(outcome.decision) : booleanFromFallback(),
     }));
   }
 
-  private getNumeric(request: WireTypedRequest, context: CallContext): Promise<object> {
+  private getNumeric(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     return this.answer(featureQuery(request), "NUMERIC", context, (outcome) => ({
       ...head(outcome),
       entitlement: outcome.decision ? numericFromDecision(outcome.decision) : numericFromFallback(outcome.fallback),
     }));
   }
 
-  private getMetered(request: WireTypedRequest, context: CallContext): Promise<object> {
+  private getMetered(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     const query = featureQuery(request);
     return this.answer(query, "METERED", context, (outcome) => {
       if (outcome.decision) {
@@ -233,7 +235,7 @@ export class SidecarService {
     });
   }
 
-  private getEnum(request: WireTypedRequest, context: CallContext): Promise<object> {
+  private getEnum(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     const query = featureQuery(request);
     return this.answer(query, "ENUM", context, (outcome) => ({
       ...head(outcome),
@@ -242,7 +244,7 @@ export class SidecarService {
     }));
   }
 
-  private getEntitlement(request: WireTypedRequest, context: CallContext): Promise<object> {
+  private getEntitlement(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     return this.answer(featureQuery(request), undefined, context, (outcome) => ({ ...head(outcome), ...this.oneof(outcome) }));
   }
 

@@ -14,7 +14,8 @@ export interface CallContext {
   timeLeftMs(): number | undefined;
 }
 
-export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+/** Answers at once (a cache hit) or with a promise; throws or rejects to fail the call. */
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Res | Promise<Res>;
 
 /** A service's RPCs by method name, free of any transport, and the logger their failures go to. */
 export interface UnaryMethods {
@@ -100,9 +101,15 @@ class UnaryRun<Res> implements CallContext, CancelWatcher {
     private readonly method: string,
     private readonly logger: Logger,
     private readonly call: UnaryCallSide<Res>,
-  ) {
-    const deadline = call.deadlineMs;
-    call.watchCancel(this);
+  ) {}
+
+  /**
+   * Only a handler that returned a promise can be told to stop: cancellation and the deadline are
+   * watched from then on. Both arrive as events, never while the handler runs, so none is missed.
+   */
+  watch(): void {
+    const deadline = this.call.deadlineMs;
+    this.call.watchCancel(this);
     if (deadline !== undefined) this.timer = setTimeout(() => this.abort(new Error("the call's deadline passed")), Math.max(0, deadline - Date.now()));
   }
 
@@ -149,14 +156,20 @@ class UnaryRun<Res> implements CallContext, CancelWatcher {
 
 export function runUnary<Req, Res>(method: string, logger: Logger, handler: UnaryHandler<Req, Res>, request: Req, call: UnaryCallSide<Res>): void {
   const run = new UnaryRun(method, logger, call);
-  let pending: Promise<Res>;
+  let answer: Res | Promise<Res>;
   try {
-    pending = handler(request, run);
+    answer = handler(request, run);
   } catch (error) {
-    // Handlers may refuse a request synchronously (validation) before anything asynchronous starts.
-    pending = Promise.reject(error);
+    // Handlers refuse a bad request synchronously (validation), before anything asynchronous starts.
+    run.failed(error);
+    return;
   }
-  pending.then(
+  if (!(answer instanceof Promise)) {
+    run.succeeded(answer);
+    return;
+  }
+  run.watch();
+  answer.then(
     (response) => run.succeeded(response),
     (error: unknown) => run.failed(error),
   );

@@ -30,6 +30,12 @@ export interface ReadOptions {
 export interface EntitlementReader {
   read(customerId: string, resourceId: string | undefined, options?: ReadOptions): Promise<ReadResult>;
   /**
+   * The answer `read` would give at once from what is held (a cache hit, the same result, metrics and
+   * staleness rules), without a promise; undefined when `read` would have to wait (a miss, an expired
+   * value, a fetch to start). Optional: readers without it are always read asynchronously.
+   */
+  readCached?(customerId: string, resourceId: string | undefined): ReadResult | undefined;
+  /**
    * Re-fetches bypassing Edge (GraphQL `GetEntitlementsState`) for read-after-write consistency and
    * rewrites the cache. `entitledEntityExists` is true iff the fetch succeeded and the customer-wide
    * reason is absent or NoActiveSubscription (Stigg's ReloadEntitlements semantics).

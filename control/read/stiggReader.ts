@@ -145,6 +145,20 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     }
   }
 
+  /**
+   * `read`'s cache hit without a promise: a fresh held value (counted as a hit), unless a resource read
+   * still has to fetch its customer-level entry, in which case `read` starts that fetch.
+   */
+  readCached(customerId: string, resourceId: string | undefined): ReadResult | undefined {
+    const resource = resourceId || undefined;
+    if (resource !== undefined && !this.cache.peek(customerId, undefined)) return undefined;
+    // Marks the value recently used, as `read` does whether or not it is fresh.
+    const held = this.cache.get(customerId, resource);
+    if (!held || !this.isFresh(held.meta)) return undefined;
+    this.metrics.cacheHits.inc();
+    return { entry: held.entry.value, source: "cache" };
+  }
+
   async reload(customerId: string, resourceId: string | undefined, options: ReadOptions = {}): Promise<{ entitledEntityExists: boolean }> {
     const resource = resourceId || undefined;
     const key = entityKey(customerId, resource);

@@ -59,6 +59,28 @@ describe("Stigg reader: reads", () => {
     assert.equal(h.stigg.requestCount("entitlements-state", { customerId: "promo" }) >= 3, true);
   });
 
+  test("readCached answers a fresh held value at once as read does, and leaves misses, expired values and a missing customer-level entry to read", async () => {
+    const reader = h.upstream.reader;
+    h.stigg.setCustomer("held", { entitlements: { sso: { featureType: "BOOLEAN", validUntil: Date.now() + 300 } } });
+    assert.equal(reader.readCached("held", undefined), undefined, "a miss is left to read");
+    const fetched = await reader.read("held", undefined);
+    const hits = await metricValue(h.metrics, "sidecar_cache_hits_total");
+    const cached = reader.readCached("held", undefined);
+    assert.deepEqual(cached, { entry: fetched.entry, source: "cache" });
+    assert.deepEqual(await reader.read("held", undefined), cached);
+    assert.equal(await metricValue(h.metrics, "sidecar_cache_hits_total"), hits + 2, "both count as hits");
+    await sleep(350);
+    assert.equal(reader.readCached("held", undefined), undefined, "past validUntil the value is not served");
+
+    await reader.read("acme", "site-1");
+    assert.equal(reader.readCached("acme", "site-1")?.source, "cache");
+    h.store.remove("acme");
+    assert.equal(reader.readCached("acme", "site-1"), undefined, "read must fetch the customer-level entry first");
+    assert.equal((await reader.read("acme", "site-1")).source, "cache", "read answers the held resource entry...");
+    for (let i = 0; i < 100 && !h.store.get("acme"); i++) await sleep(5);
+    assert.ok(h.store.get("acme"), "...and fetches the customer-level entry");
+  });
+
   test("reload bypasses Edge (GraphQL GetEntitlementsState) and rewrites the cache", async () => {
     await h.upstream.reader.read("acme", undefined);
     const edgeBefore = h.stigg.requestCount("entitlements-state", { customerId: "acme", resourceId: null });
