@@ -11,6 +11,7 @@ import type { Logger } from "../../log.ts";
 import { undecodableRequestInterceptor } from "../../security/undecodableRequests.ts";
 import { runUnary, type CancelWatcher, type UnaryCallSide, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
 import { FastUnaryCall, type FastCallCodec, type FastCallLimits } from "./fastUnaryCall.ts";
+import { FRAMED_RESPONSE_ENCODERS } from "./hotResponseEncoders.ts";
 import { decodingFailuresAsValues, undecodableAdmission } from "./undecodableRequest.ts";
 
 /** grpc-js's defaults when the channel options leave them unset. */
@@ -115,13 +116,18 @@ function routesOf(
           requestDeserialize: definition.requestDeserialize,
           responseSerialize: definition.responseSerialize,
         },
-        codec: { decode, encode: definition.responseSerialize },
+        codec: { decode, encode: definition.responseSerialize, ...framedEncoder(method.path) },
         admission: plain === undefined ? [] : plain(method.path),
         wrapped: plain === undefined,
       });
     }
   }
   return routes;
+}
+
+function framedEncoder(path: string): Pick<FastCallCodec, "encodeFramed"> {
+  const encode = FRAMED_RESPONSE_ENCODERS.get(path);
+  return encode ? { encodeFramed: encode } : {};
 }
 
 function sizeOption(options: grpc.ChannelOptions | undefined, key: string, fallback: number): number {

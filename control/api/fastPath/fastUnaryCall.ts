@@ -20,6 +20,8 @@ export interface FastCallLimits {
 export interface FastCallCodec {
   decode(bytes: Buffer): unknown;
   encode(message: unknown): Buffer;
+  /** Prefix and message in one buffer, when a hand-written encoder covers the message; else undefined. */
+  encodeFramed?(message: unknown): Buffer | undefined;
 }
 
 type CallInterface = grpc.ServerInterceptingCallInterface;
@@ -180,7 +182,7 @@ export class FastUnaryCall implements CallInterface {
     if (this.done || this.isCancelled()) return;
     let encoded: Buffer;
     try {
-      encoded = frameMessage(this.codec.encode(message));
+      encoded = this.codec.encodeFramed?.(message) ?? frameMessage(this.codec.encode(message));
     } catch {
       this.sendStatus({ code: grpc.status.INTERNAL, details: "Error serializing response" });
       return;
