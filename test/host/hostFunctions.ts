@@ -1,11 +1,11 @@
 // The `env` host functions of ABI 0.2.1 (and the 0.1.0 leftovers), with Envoy's statuses and quirks.
 import { BufferType, GrpcCode, LogLevel, MapType, Status, StreamType } from "./abi.ts";
-import { deserializeHeaderMap, type HeaderList, serializeHeaderMap } from "./headerMap.ts";
+import { deserializeHeaderMap, type HeaderList, HeaderMapEncoder } from "./headerMap.ts";
 import { headerValue, startHttpCall } from "./httpCall.ts";
 import { openGrpc, type GrpcEvents, type GrpcOutbound } from "./grpcCall.ts";
 import type { LocalReply } from "./httpStream.ts";
 import { metricKind } from "./metrics.ts";
-import { type GrpcCallState, MemoryAccessError, type RootContext, type StreamContext, type WasmVm } from "./vm.ts";
+import { type GrpcCallState, isAscii, MemoryAccessError, type RootContext, type StreamContext, type WasmVm } from "./vm.ts";
 
 // Placeholder while openGrpc runs: it may report a failure before returning the real handle.
 const PENDING_OUTBOUND: GrpcOutbound = { send() {}, closeSend() {}, cancel() {} };
@@ -53,6 +53,8 @@ function getMap(vm: WasmVm, type: number, mutable: boolean): HeaderList | undefi
 }
 
 const NO_BYTES = new Uint8Array(0);
+/** One for the whole host: JavaScript runs one host call at a time, and encode/writeTo run back to back. */
+const headerMapEncoder = new HeaderMapEncoder();
 
 /** Envoy's getBuffer: bodies and the gRPC message read as empty when not available, others NOT_FOUND. */
 function getBuffer(vm: WasmVm, type: number): Uint8Array | undefined {
@@ -314,8 +316,10 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number) {
       if (type < 0 || type > MapType.HTTP_CALL_RESPONSE_TRAILERS) return Status.BAD_ARGUMENT;
       // Envoy turns a missing map into no pairs, and no pairs into (0, 0).
-      const map = getMap(vm, type, false) ?? [];
-      vm.copyOut(map.length === 0 ? NO_BYTES : serializeHeaderMap(map), ptrPtr, sizePtr);
+      const map = getMap(vm, type, false);
+      const size = map === undefined || map.length === 0 ? 0 : headerMapEncoder.encode(map);
+      const ptr = vm.allocateOut(size, ptrPtr, sizePtr);
+      if (size > 0) headerMapEncoder.writeTo(vm.bytes(), vm.dataView(), ptr);
       return Status.OK;
     },
     proxy_set_header_map_pairs(type: number, ptr: number, len: number) {
@@ -529,8 +533,8 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return store().setRaw(key, vm.copy(valuePtr, valueLen), cas >>> 0);
     },
     proxy_get_shared_data(keyPtr: number, keyLen: number, ptrPtr: number, sizePtr: number, casPtr: number) {
-      const key = Buffer.from(vm.view(keyPtr, keyLen)).toString("latin1");
-      const entry = store().getRaw(key);
+      const key = vm.at(keyPtr, keyLen);
+      const entry = store().getByBytes(vm.bytes(), key, key + (keyLen >>> 0));
       if (entry === undefined) return Status.NOT_FOUND;
       vm.copyOut(entry.value, ptrPtr, sizePtr);
       vm.writeU32(casPtr, entry.cas);
@@ -549,7 +553,17 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return Status.OK;
     },
     proxy_resolve_shared_queue(vmIdPtr: number, vmIdLen: number, namePtr: number, nameLen: number, tokenPtr: number) {
-      const id = runtime.queues.resolve(vm.string(vmIdPtr, vmIdLen), vm.string(namePtr, nameLen));
+      const vmIdStart = vm.at(vmIdPtr, vmIdLen);
+      const vmIdEnd = vmIdStart + (vmIdLen >>> 0);
+      const nameStart = vm.at(namePtr, nameLen);
+      const nameEnd = nameStart + (nameLen >>> 0);
+      const memory = vm.bytes();
+      // ASCII bytes are their own UTF-8 text, so the byte lookup finds exactly what the string one would;
+      // other bytes are decoded as before (invalid sequences then match as U+FFFD).
+      const id =
+        isAscii(memory, vmIdStart, vmIdEnd) && isAscii(memory, nameStart, nameEnd)
+          ? runtime.queues.resolveBytes(memory, vmIdStart, vmIdEnd, nameStart, nameEnd)
+          : runtime.queues.resolve(vm.string(vmIdPtr, vmIdLen), vm.string(namePtr, nameLen));
       if (id === undefined) return Status.NOT_FOUND;
       vm.writeU32(tokenPtr, id);
       return Status.OK;
@@ -569,11 +583,11 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       const kind = metricKind(type);
       if (kind === undefined) return Status.BAD_ARGUMENT;
       const name = vm.string(namePtr, nameLen);
-      runtime.metrics.define(name, kind);
+      const stat = runtime.metrics.define(name, kind);
       // Like Envoy: ids carry the type in their low 2 bits (the first counter is id 0) and every
       // define hands out a new id for the same stat.
       const id = ((vm.nextMetricIndex++ << 2) | type) >>> 0;
-      vm.metricIds.set(id, { name, kind });
+      vm.metricIds.set(id, { name, kind, stat });
       vm.writeU32(idPtr, id);
       return Status.OK;
     },
@@ -583,13 +597,13 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       const m = vm.metricIds.get(id >>> 0);
       if (m === undefined) return Status.NOT_FOUND;
       if (m.kind === "counter" && delta <= 0n) return Status.BAD_ARGUMENT;
-      runtime.metrics.get(m.name, m.kind)!.value += Number(delta);
+      m.stat.value += Number(delta);
       return Status.OK;
     },
     proxy_record_metric(id: number, value: bigint) {
       const m = vm.metricIds.get(id >>> 0);
       if (m === undefined) return Status.NOT_FOUND;
-      const stat = runtime.metrics.get(m.name, m.kind)!;
+      const stat = m.stat;
       const v = Number(BigInt.asUintN(64, value));
       if (stat.type === "counter") stat.value += v;
       else if (stat.type === "gauge") stat.value = v;
@@ -604,7 +618,7 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       if (type === 2 || type === 3) return Status.BAD_ARGUMENT;
       const m = vm.metricIds.get(id >>> 0);
       if (m === undefined) return Status.NOT_FOUND;
-      vm.writeU64(out, BigInt(Math.trunc(runtime.metrics.get(m.name, m.kind)!.value)));
+      vm.writeU64(out, BigInt(Math.trunc(m.stat.value)));
       return Status.OK;
     },
 

@@ -17,10 +17,11 @@ import type { CallHandle, HttpCallResponse } from "./httpCall.ts";
 import type { GrpcOutbound } from "./grpcCall.ts";
 import type { HttpStreamState } from "./httpStream.ts";
 import type { HostRuntime } from "./runtime.ts";
-import type { MetricKind } from "./metrics.ts";
+import type { MetricKind, MetricValue } from "./metrics.ts";
 import { formatFuncType, parseWasmModule, sameFuncType, type FuncType, type WasmModuleInfo } from "./wasmBinary.ts";
 import { buildEnvImports } from "./hostFunctions.ts";
 import { buildWasiImports } from "./wasi.ts";
+import { ShortStringCache } from "./shortStrings.ts";
 
 export class WasmLoadError extends Error {
   override name = "WasmLoadError";
@@ -203,7 +204,8 @@ export class WasmVm implements Vm {
   status = { code: 0, message: "" };
   readonly contexts = new Map<number, Context>();
   readonly abi: AbiVersion;
-  readonly metricIds = new Map<number, { name: string; kind: MetricKind }>();
+  /** Ids this VM defined, with the host-wide stat each one counts into (a stat is never replaced). */
+  readonly metricIds = new Map<number, { name: string; kind: MetricKind; stat: MetricValue }>();
   nextMetricIndex = 0;
   root!: RootContext;
 
@@ -216,6 +218,7 @@ export class WasmVm implements Vm {
   private afterCall: Array<() => void> = [];
   private cachedBuffer: ArrayBuffer | undefined;
   private cachedU8 = new Uint8Array(0);
+  private readonly strings = new ShortStringCache();
   private cachedView = new DataView(new ArrayBuffer(0));
 
   constructor(
@@ -371,6 +374,9 @@ export class WasmVm implements Vm {
   // ---- linear memory -------------------------------------------------------------------------
 
   private refreshViews(): void {
+    // Growing the memory detaches the old ArrayBuffer (its views read as length 0), so the views only
+    // need renewing then: asking `memory.buffer` on every host call cost more than the call's own work.
+    if (this.cachedU8.length !== 0) return;
     const buffer = this.memory.buffer;
     if (buffer !== this.cachedBuffer) {
       this.cachedBuffer = buffer;
@@ -398,8 +404,29 @@ export class WasmVm implements Vm {
     return this.view(ptr, len).slice();
   }
 
+  /** The bytes at ptr as UTF-8 text (invalid sequences become U+FFFD, as TextDecoder does). */
   string(ptr: number, len: number): string {
-    return decoder.decode(this.view(ptr, len));
+    const start = this.at(ptr, len);
+    return this.strings.decode(this.cachedU8, start, start + (len >>> 0));
+  }
+
+  /** Checks that [ptr, ptr + len) is inside linear memory and returns ptr as an index into bytes(). */
+  at(ptr: number, len: number): number {
+    ptr >>>= 0;
+    this.check(ptr, len >>> 0);
+    return ptr;
+  }
+
+  /** Linear memory as bytes, valid until the next call into the module (see allocateOut). */
+  bytes(): Uint8Array {
+    this.refreshViews();
+    return this.cachedU8;
+  }
+
+  /** Linear memory as a DataView, valid as long as bytes() is. */
+  dataView(): DataView {
+    this.refreshViews();
+    return this.cachedView;
   }
 
   writeU32(ptr: number, value: number): void {
@@ -425,20 +452,41 @@ export class WasmVm implements Vm {
    * the out-params. Empty values are passed as (0, 0) without allocating, like cpp-host.
    */
   copyOut(bytes: Uint8Array, ptrPtr: number, sizePtr: number): void {
-    let ptr = 0;
-    if (bytes.length > 0) {
-      this.depth++;
-      try {
-        ptr = Number(this.malloc(bytes.length) ?? 0) >>> 0;
-      } finally {
-        this.depth--;
-      }
-      if (ptr === 0) throw new MemoryAccessError("module allocator returned 0");
-      this.writeBytes(ptr, bytes);
-    }
+    const ptr = this.allocate(bytes.length);
+    if (ptr !== 0) this.writeBytes(ptr, bytes);
     this.writeU32(ptrPtr, ptr);
     this.writeU32(sizePtr, bytes.length);
   }
+
+  /**
+   * copyOut for bytes the caller writes itself, straight into the module's memory: allocates `size` bytes
+   * (none for 0), writes the out-params, and returns the block's address. Write the block through
+   * bytes() right away, before anything calls into the module again.
+   */
+  allocateOut(size: number, ptrPtr: number, sizePtr: number): number {
+    const ptr = this.allocate(size);
+    if (ptr !== 0) this.check(ptr, size);
+    this.writeU32(ptrPtr, ptr);
+    this.writeU32(sizePtr, size);
+    return ptr;
+  }
+
+  private allocate(size: number): number {
+    if (size === 0) return 0;
+    let ptr: number;
+    this.depth++;
+    try {
+      ptr = Number(this.malloc(size) ?? 0) >>> 0;
+    } finally {
+      this.depth--;
+    }
+    if (ptr === 0) throw new MemoryAccessError("module allocator returned 0");
+    return ptr;
+  }
 }
 
-const decoder = new TextDecoder();
+export function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
