@@ -3,6 +3,7 @@
 // frame (the ceiling for a Node HTTP/2 server on this machine), measured in the same run.
 import * as grpc from "@grpc/grpc-js";
 import { parseJsonLine, processCpuSeconds, startTsChild, type Child } from "./childProcess.ts";
+import { startCheckServer } from "./checkServer.ts";
 import { customerId, FEATURES } from "./benchCustomers.ts";
 import { booleanRequest, checkRequest, EXT_AUTHZ_SERVICE, grpcFrame, meteredRequest, SIDECAR_SERVICE } from "./grpcWire.ts";
 import { h2loadAvailable, runH2load, type LoadResult } from "./h2load.ts";
@@ -104,10 +105,11 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
   const durationSeconds = options.quick ? 3 : 8;
   const warmUpSeconds = options.quick ? 1 : 2;
   const bare = await startChild("test/bench/bareGrpcServer.ts", []);
-  const server = await startChild("test/bench/checkServer.ts", [String(CUSTOMERS)]);
+  const server = await startCheckServer(CUSTOMERS, log);
   try {
+    log(`   check: control plane: ${server.description}`);
     for (const target of TARGETS) {
-      const answer = await unaryOnce(server.port, target.method, target.message);
+      const answer = await unaryOnce(server.grpcPort, target.method, target.message);
       if (!target.granted(answer)) throw new Error(`${target.name}: the control plane did not grant access to the benchmark customer`);
     }
     // Server CPU over a run tells whether the server (not h2load) was the limit at saturation.
@@ -118,19 +120,7 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       const result = await run;
       return { ...result, cpu: (processCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000) };
     };
-    let asked = 0;
-    const allowedSoFar = async (): Promise<number> => {
-      // Each answer is a new line; count them so an earlier answer is never read twice.
-      const wanted = ++asked;
-      let seen = 0;
-      server.child.process.stdin!.write("allowed?\n");
-      return server.child.waitForLine((line) => {
-        const parsed = parseJsonLine<{ allowed: number }>(line, "allowed");
-        if (parsed === undefined) return undefined;
-        seen++;
-        return seen === wanted ? parsed.allowed : undefined;
-      }, 10_000);
-    };
+    const allowedSoFar = (): Promise<number> => server.allowed();
     const load = (port: number, target: Target, rate?: number): Promise<LoadResult> =>
       runH2load({
         url: `http://127.0.0.1:${port}${target.method}`, body: grpcFrame(target.message),
@@ -151,13 +141,13 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
     for (const target of TARGETS) {
       log(`   check: ${target.name} at saturation, then both servers at half its rate`);
       const allowedBefore = await allowedSoFar();
-      const saturated = sane(target.name, await withCpu(server.child, load(server.port, target)));
+      const saturated = sane(target.name, await withCpu(server.child, load(server.grpcPort, target)));
       const allowed = (await allowedSoFar()) - allowedBefore;
       if (allowed < saturated.succeeded) {
         throw new Error(`${target.name}: h2load counted ${saturated.succeeded} answers but the control plane allowed only ${allowed}: errors under load`);
       }
       const rate = saturated.requestsPerSecond / 2;
-      const half = sane(`${target.name} at half load`, await load(server.port, target, rate));
+      const half = sane(`${target.name} at half load`, await load(server.grpcPort, target, rate));
       const bareHalf = sane("bare server at the same rate", await load(bare.port, target, rate));
       const share = saturated.requestsPerSecond / bareSaturated.requestsPerSecond;
       const p99 = percentile(half.latenciesMs, 99);
@@ -179,7 +169,7 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
     return {
       id: "check",
       title: "check throughput and latency on one control-plane process (cache hits)",
-      load: `h2load (${h2load}) in its own process: 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${durationSeconds} s after ${warmUpSeconds} s warm-up per run; pre-encoded gRPC frames, one customer of ${count(CUSTOMERS)} (all hits); half-load runs paced with --rps over ${PACED_CLIENTS} connections × ${PACED_STREAMS} streams; the control plane (store + API server) and the bare node:http2 server are each one Node process`,
+      load: `h2load (${h2load}) in its own process: 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${durationSeconds} s after ${warmUpSeconds} s warm-up per run; pre-encoded gRPC frames, one customer of ${count(CUSTOMERS)} (all hits); half-load runs paced with --rps over ${PACED_CLIENTS} connections × ${PACED_STREAMS} streams; the control plane (${server.description}, offline entitlements file) and the bare node:http2 server are each one Node process`,
       figures,
       table,
       notes: [
@@ -190,6 +180,6 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
     };
   } finally {
     await bare.child.stop();
-    await server.child.stop();
+    await server.stop();
   }
 }

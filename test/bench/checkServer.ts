@@ -1,32 +1,103 @@
-// Child process for the check benchmark: one control plane (store with N customers on the benchmark
-// plan) serving Stigg's SidecarService and ext_authz Check on its API port (GRPC_PORT). Prints the port.
-import { EntitlementStore } from "../../control/store/entitlementStore.ts";
-import { benchCustomer, FEATURES } from "./benchCustomers.ts";
-import { startBenchControlPlane } from "./controlPlaneInProcess.ts";
+// The control plane the check benchmark loads: the `entitlement-gate serve` command a user runs, in
+// offline-file mode with N customers on the benchmark plan, every port picked by the OS. It runs from
+// the compiled JavaScript (dist/, built here when older than control/) as the container image and an
+// npm install run it, or from the TypeScript sources through tsx when asked or when the build fails.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FEATURES } from "./benchCustomers.ts";
+import { parseJsonLine, startNodeChild, type Child } from "./childProcess.ts";
+import { writeEntitlementsFile } from "./entitlementsFileGen.ts";
+import { REPO_ROOT } from "./wasmBuilds.ts";
 
-const customers = Number(process.argv[2] ?? "1000");
-const store = new EntitlementStore();
-const nowMs = Date.now();
-store.replaceAll(Array.from({ length: customers }, (_, i) => benchCustomer(i, nowMs)));
-const cp = await startBenchControlPlane(
-  { store },
-  {
-    extAuthzRules: [
-      { pathPrefix: "/reports", feature: FEATURES.boolean },
-      { pathPrefix: "/api", feature: FEATURES.metered, requestedUsage: 1 },
-    ],
-  },
-);
-process.stdout.write(`${JSON.stringify({ port: cp.grpcPort, syncPort: cp.syncPort })}\n`);
-// Any stdin line asks how many allow decisions the APIs have made, so the parent can tell real answers
-// from fast errors (h2load sees only HTTP 200, not grpc-status).
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", () => {
-  void cp.metrics.decisions.get().then((metric) => {
-    const allowed = metric.values.filter((v) => v.labels["result"] === "allow").reduce((sum, v) => sum + v.value, 0);
-    process.stdout.write(`${JSON.stringify({ allowed })}\n`);
+export type ControlPlaneRuntime = "compiled" | "tsx";
+
+export interface CheckServer {
+  child: Child;
+  grpcPort: number;
+  runtime: ControlPlaneRuntime;
+  /** How it runs, for the bench's output. */
+  description: string;
+  /** Allow decisions made so far by the APIs (the Prometheus counter on /metrics). */
+  allowed(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const EXT_AUTHZ_RULES = [
+  { pathPrefix: "/reports", feature: FEATURES.boolean },
+  { pathPrefix: "/api", feature: FEATURES.metered, requestedUsage: 1 },
+];
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtimeMs(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ (`npm run build:control`) when it is missing or older than control/; false when the build fails. */
+async function ensureControlBuilt(log: (line: string) => void): Promise<boolean> {
+  const entry = join(REPO_ROOT, "dist", "control", "cli", "main.js");
+  if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtimeMs(join(REPO_ROOT, "control"))) return true;
+  log("   check: building the control plane (npm run build:control)");
+  return new Promise((resolve) => {
+    execFile("npm", ["run", "build:control"], { cwd: REPO_ROOT }, (error, _out, err) => {
+      if (error) log(`   check: npm run build:control failed, running the TypeScript sources instead: ${err.trim().split("\n")[0] ?? error.message}`);
+      resolve(!error);
+    });
   });
-});
-process.on("SIGTERM", () => {
-  void cp.close().then(() => process.exit(0));
-});
+}
+
+async function allowDecisions(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("entitlement_gate_decisions_total{") && line.includes('result="allow"')) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+export async function startCheckServer(customers: number, log: (line: string) => void, prefer: ControlPlaneRuntime = "compiled"): Promise<CheckServer> {
+  const runtime: ControlPlaneRuntime = prefer === "compiled" && (await ensureControlBuilt(log)) ? "compiled" : "tsx";
+  const dir = mkdtempSync(join(tmpdir(), "eg-check-"));
+  const file = join(dir, "entitlements.json");
+  await writeEntitlementsFile(file, customers);
+  const env: Record<string, string> = {
+    ENTITLEMENTS_FILE: file,
+    EXT_AUTHZ_RULES: JSON.stringify(EXT_AUTHZ_RULES),
+    BIND_ADDRESS: "127.0.0.1",
+    GRPC_PORT: "0",
+    SYNC_PORT: "0",
+    HTTP_PORT: "0",
+    LOG_LEVEL: "info",
+    // bin/entitlement-gate.js runs dist/ with this set, else the sources through tsx.
+    ENTITLEMENT_GATE_USE_DIST: runtime === "compiled" ? "1" : "0",
+  };
+  const child = startNodeChild("entitlement-gate serve", ["bin/entitlement-gate.js", "serve"], env);
+  try {
+    const ready = await child.waitForLine((line) => parseJsonLine<{ grpcPort: number; httpPort: number; ready: boolean }>(line, "grpcPort"), 60_000);
+    if (!ready.ready) throw new Error("the control plane started but is not ready");
+    return {
+      child,
+      grpcPort: ready.grpcPort,
+      runtime,
+      description:
+        runtime === "compiled"
+          ? "`entitlement-gate serve` from the compiled JavaScript (dist/, as the container image runs it)"
+          : "`entitlement-gate serve` from the TypeScript sources through tsx",
+      allowed: () => allowDecisions(ready.httpPort),
+      stop: async () => {
+        await child.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

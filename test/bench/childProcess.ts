@@ -1,5 +1,5 @@
-// Child processes for the benchmarks: started with node + tsx, their stdout read line by line, their
-// memory read from /proc, and stopped with SIGTERM (then SIGKILL) by their own pid.
+// Child processes for the benchmarks: started with node (+ tsx for TypeScript), their stdout read line by
+// line, their memory read from /proc, and stopped with SIGTERM (then SIGKILL) by their own pid.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -13,9 +13,14 @@ export interface Child {
 }
 
 export function startTsChild(script: string, args: string[], options: { nodeFlags?: string[]; env?: Record<string, string> } = {}): Child {
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", script, ...args], {
+  return startNodeChild(script, [...(options.nodeFlags ?? []), "--import", "tsx", script, ...args], options.env);
+}
+
+/** `node <nodeArgs>` without tsx (compiled JavaScript, or a launcher that chooses); `script` names it in errors. */
+export function startNodeChild(script: string, nodeArgs: string[], env: Record<string, string> = {}): Child {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines: string[] = [];
