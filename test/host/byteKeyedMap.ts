@@ -5,10 +5,11 @@
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 16777619;
 
+/** FNV-1a over bytes[start, end), cut to 30 bits so that V8 keeps it a small integer (a Map key with no boxing). */
 export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   let h = FNV_OFFSET;
   for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
 
 interface Keyed<T> {

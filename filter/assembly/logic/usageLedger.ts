@@ -47,8 +47,18 @@ export class UsageLedger {
     this.addBytes(changetype<usize>(bytes), bytes.byteLength, cachedUsage, delta);
   }
 
+  /** The hash pendingHashed() and addHashed() take: a caller with one key for both computes it once. */
+  static hashKey(keyPtr: usize, keyLength: i32): u32 {
+    return hashBytes(keyPtr, keyLength);
+  }
+
   pendingBytes(keyPtr: usize, keyLength: i32, cachedUsage: f64): f64 {
-    const entry = this.find(keyPtr, keyLength, hashBytes(keyPtr, keyLength));
+    return this.pendingHashed(keyPtr, keyLength, hashBytes(keyPtr, keyLength), cachedUsage);
+  }
+
+  /** pendingBytes() with the key's hashKey() given. */
+  pendingHashed(keyPtr: usize, keyLength: i32, hash: u32, cachedUsage: f64): f64 {
+    const entry = this.find(keyPtr, keyLength, hash);
     if (entry === null) return 0;
     if (cachedUsage != entry.seenUsage) {
       const covered = cachedUsage - entry.seenUsage;
@@ -64,7 +74,11 @@ export class UsageLedger {
   }
 
   addBytes(keyPtr: usize, keyLength: i32, cachedUsage: f64, delta: f64): void {
-    const hash = hashBytes(keyPtr, keyLength);
+    this.addHashed(keyPtr, keyLength, hashBytes(keyPtr, keyLength), cachedUsage, delta);
+  }
+
+  /** addBytes() with the key's hashKey() given. */
+  addHashed(keyPtr: usize, keyLength: i32, hash: u32, cachedUsage: f64, delta: f64): void {
     const found = this.find(keyPtr, keyLength, hash);
     if (found !== null) {
       found.local += delta;

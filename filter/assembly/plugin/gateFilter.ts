@@ -94,6 +94,11 @@ const featureLookup = new FeatureLookup();
 const lookedUpFeature = new Feature();
 const scratchDecision = new Decision();
 const usageRecord = new ProtoWriter();
+/**
+ * UsageLedger.hashKey of scratchLedgerKey. decideFromEntry() builds both for a metered feature and the
+ * finish() of the same decision, which always follows it directly, adds the request's usage under them.
+ */
+let ledgerKeyHash: u32 = 0;
 
 /** Requests waiting for one FetchCustomer call. */
 class PendingFetch {
@@ -331,13 +336,19 @@ export class GateRoot extends RootContext {
 
   // ---- usage ----------------------------------------------------------------------------------
 
+  /**
+   * The usage queue's id, resolved when not known yet; -1 when nobody registered it, and then the usage
+   * of this request is counted as dropped (the caller then has nothing to encode).
+   */
+  usageQueue(): i64 {
+    if (this.usageQueueId < 0) this.usageQueueId = resolveSharedQueueRaw(this.vmIdBytes, USAGE_QUEUE_NAME_BYTES);
+    if (this.usageQueueId < 0) this.metrics!.usageDropped.increment();
+    return this.usageQueueId;
+  }
+
+  /** Enqueues one usage record on the queue usageQueue() returned. */
   enqueueUsage(ptr: usize, length: i32): void {
     const metrics = this.metrics!;
-    if (this.usageQueueId < 0) this.usageQueueId = resolveSharedQueueRaw(this.vmIdBytes, USAGE_QUEUE_NAME_BYTES);
-    if (this.usageQueueId < 0) {
-      metrics.usageDropped.increment();
-      return;
-    }
     const status = enqueueSharedQueueRaw(<u32>this.usageQueueId, ptr, length);
     if (status != Status.OK) {
       this.usageQueueId = -1;
@@ -591,8 +602,9 @@ export class GateStream extends StreamContext {
       // the period's end.
       if (nowMs == 0 && feature.hasPeriod) nowMs = this.gate.timeForPeriodEnd(feature.periodEndSec * 1000);
       const key = this.ledgerKey(rule);
+      ledgerKeyHash = UsageLedger.hashKey(key.ptr, key.length);
       this.cachedUsage = feature.usage;
-      feature.usage += this.gate.ledger.pendingBytes(key.ptr, key.length, feature.usage);
+      feature.usage += this.gate.ledger.pendingHashed(key.ptr, key.length, ledgerKeyHash, feature.usage);
     }
     return evaluateInto(scratchDecision, true, lookup.customerReason, feature, rule.requestedUsage, null, nowMs);
   }
@@ -684,8 +696,9 @@ export class GateStream extends StreamContext {
       }
     }
     if (!fallback && !config.shadow && feature !== null && feature.kind == FeatureKind.METERED && rule.requestedUsage > 0) {
-      const key = this.ledgerKey(rule);
-      root.ledger.addBytes(key.ptr, key.length, this.cachedUsage, rule.requestedUsage);
+      // A metered feature was decided by decideFromEntry() just before: its ledger key is still built.
+      const key = scratchLedgerKey;
+      root.ledger.addHashed(key.ptr, key.length, ledgerKeyHash, this.cachedUsage, rule.requestedUsage);
       this.enqueueUsage(rule);
     }
     metrics.allowed.increment();
@@ -694,6 +707,7 @@ export class GateStream extends StreamContext {
 
   /** Queues the UsageIncrement for this request (encoded in the per-VM writer when the ids are ASCII). */
   private enqueueUsage(rule: GateRule): void {
+    if (this.gate.usageQueue() < 0) return;
     const resourceLength = this.hasResource ? this.resourceLength : 0;
     if (isAscii(this.customerPtr, this.customerLength) && isAscii(this.resourcePtr, resourceLength)) {
       writeUsageIncrement(usageRecord, this.customerPtr, this.customerLength, this.resourcePtr, resourceLength,
