@@ -1,5 +1,5 @@
 // The `env` host functions of ABI 0.2.1 (and the 0.1.0 leftovers), with Envoy's statuses and quirks.
-import { BufferType, GrpcCode, LogLevel, MapType, Status, StreamType } from "./abi.ts";
+import { BufferType, envImportTypes, GrpcCode, LogLevel, MapType, Status, StreamType } from "./abi.ts";
 import { deserializeHeaderMap, type HeaderList, HeaderMapEncoder } from "./headerMap.ts";
 import { headerValue, startHttpCall } from "./httpCall.ts";
 import { openGrpc, type GrpcEvents, type GrpcOutbound } from "./grpcCall.ts";
@@ -672,22 +672,47 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
     },
   };
   const wrapped: Record<string, HostFn> = {};
-  for (const [name, fn] of Object.entries(fns)) wrapped[name] = countAndGuard(vm, fn as AnyHostFn);
+  const arities = envImportTypes(vm.abi);
+  for (const [name, fn] of Object.entries(fns)) {
+    wrapped[name] = countAndGuard(vm, fn as AnyHostFn, arities.get(name)?.params.length ?? fn.length);
+  }
   return wrapped;
 }
 
 type AnyHostFn = (...args: Array<number | bigint>) => number | void;
+type N = number;
 
-/** Counts host calls and turns out-of-bounds pointers into INVALID_MEMORY_ACCESS instead of a trap. */
-export function countAndGuard(vm: WasmVm, fn: AnyHostFn): HostFn {
-  return ((a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number, l: number) => {
-    vm.hostCallCount++;
-    try {
-      return fn(a, b, c, d, e, f, g, h, i, j, k, l);
-    } catch (err) {
-      if (err instanceof MemoryAccessError) return Status.INVALID_MEMORY_ACCESS;
-      throw err;
-    }
-  }) as HostFn;
+/** INVALID_MEMORY_ACCESS for a pointer outside linear memory; anything else is a host bug and propagates. */
+function memoryFault(err: unknown): number {
+  if (err instanceof MemoryAccessError) return Status.INVALID_MEMORY_ACCESS;
+  throw err;
 }
 
+/**
+ * Counts host calls and turns out-of-bounds pointers into INVALID_MEMORY_ACCESS instead of a trap. The
+ * wrapper takes exactly the import's parameters: V8 calls a JavaScript import with a matching parameter
+ * count directly, and one taking more parameters through an arguments adaptor, which cost more than many
+ * of the host calls themselves.
+ */
+export function countAndGuard(vm: WasmVm, fn: AnyHostFn, arity: number): HostFn {
+  const f = fn as (...args: N[]) => number | void;
+  let wrapper: (...args: N[]) => number | void;
+  switch (arity) {
+    case 0: wrapper = () => { vm.hostCallCount++; try { return f(); } catch (err) { return memoryFault(err); } }; break;
+    case 1: wrapper = (a: N) => { vm.hostCallCount++; try { return f(a); } catch (err) { return memoryFault(err); } }; break;
+    case 2: wrapper = (a: N, b: N) => { vm.hostCallCount++; try { return f(a, b); } catch (err) { return memoryFault(err); } }; break;
+    case 3: wrapper = (a: N, b: N, c: N) => { vm.hostCallCount++; try { return f(a, b, c); } catch (err) { return memoryFault(err); } }; break;
+    case 4: wrapper = (a: N, b: N, c: N, d: N) => { vm.hostCallCount++; try { return f(a, b, c, d); } catch (err) { return memoryFault(err); } }; break;
+    case 5: wrapper = (a: N, b: N, c: N, d: N, e: N) => { vm.hostCallCount++; try { return f(a, b, c, d, e); } catch (err) { return memoryFault(err); } }; break;
+    default:
+      wrapper = (a: N, b: N, c: N, d: N, e: N, g: N, h: N, i: N, j: N, k: N, l: N, m: N) => {
+        vm.hostCallCount++;
+        try {
+          return f(a, b, c, d, e, g, h, i, j, k, l, m);
+        } catch (err) {
+          return memoryFault(err);
+        }
+      };
+  }
+  return wrapper as HostFn;
+}

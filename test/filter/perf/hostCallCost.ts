@@ -5,11 +5,17 @@
 //      plugin (probePlugin.as) with no calls;
 //   2. time per host call: the probe repeating one host call the filter makes COUNT times per request,
 //      minus the probe with no calls, divided by COUNT.
-// Run: node --import tsx test/filter/perf/hostCallCost.ts [--quick] [other.wasm ...]
+// With `--host DIR` everything also runs, in the same process and the same rounds, on a second copy of the
+// test host (DIR holds its index.ts, e.g. an older commit's test/host from `git archive`), so a change to
+// the host is measured before/after side by side.
+// Run: node --import tsx test/filter/perf/hostCallCost.ts [--quick] [--host DIR] [other.wasm ...]
 import { readFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { basename, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { encodeEntry } from "../../../control/codec/entryCodec.ts";
-import { EnvoyHost, ManualClock, type HttpFilter } from "../../host/index.ts";
+import * as workingTreeHost from "../../host/index.ts";
+import type { HttpFilter } from "../../host/index.ts";
 import { benchCustomer, customerId, GATE_CONFIG, requestHeaders } from "../../bench/benchCustomers.ts";
 import { FILTER_WASM, NOOP_WASM, compilePlugin, ensureFilterBuilt, ensureNoopBuilt } from "../../bench/wasmBuilds.ts";
 
@@ -23,6 +29,26 @@ const COUNT = 20;
  */
 const METERED_ROUTE_CALLS: Record<string, number> = { pairs: 1, shared: 2, time: 0, add: 1, resolve: 1, metric: 2 };
 const OPS = ["metric", "time", "shared", "pairs", "add", "resolve"] as const;
+
+/** The parts of the host's public surface this script uses (both copies must have them). */
+interface HostModule {
+  EnvoyHost: typeof workingTreeHost.EnvoyHost;
+  ManualClock: typeof workingTreeHost.ManualClock;
+}
+
+interface Variant {
+  name: string;
+  filter: HttpFilter;
+}
+
+/** Everything measured on one host: the filter builds, the no-op, and the probes. */
+interface HostSetup {
+  label: string;
+  host: InstanceType<HostModule["EnvoyHost"]>;
+  gates: Variant[];
+  noop: HttpFilter;
+  probes: Map<string, HttpFilter>;
+}
 
 function u32le(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -41,82 +67,108 @@ function timeBatch(filter: HttpFilter, requests: ReadonlyArray<Array<[string, st
   return Number(process.hrtime.bigint() - started) / 1e3 / n;
 }
 
+async function setUp(
+  label: string,
+  mod: HostModule,
+  gates: Array<{ name: string; wasm: Uint8Array }>,
+  noopWasm: Uint8Array,
+  probe: Uint8Array,
+  nowMs: number,
+): Promise<HostSetup> {
+  const host = new mod.EnvoyHost({ clock: new mod.ManualClock(nowMs) });
+  const variants: Variant[] = [];
+  for (const [i, gate] of gates.entries()) {
+    const vmId = `entitlements-${i}`;
+    const filter = await host.addHttpFilter({ vmId, rootId: "entitlement_gate", wasm: gate.wasm, configuration: GATE_CONFIG, workers: 1 });
+    if (!filter.configureResults[0]) throw new Error(`${gate.name} rejected its configuration`);
+    const shared = host.sharedData(vmId);
+    shared.set("eg1/sync/gen", u32le(1));
+    for (let c = 0; c < CUSTOMERS; c++) {
+      const entry = encodeEntry(benchCustomer(c, nowMs));
+      const value = new Uint8Array(4 + entry.length);
+      value.set(u32le(1), 0);
+      value.set(entry, 4);
+      shared.set(`eg1/c/${customerId(c)}`, value);
+    }
+    variants.push({ name: gate.name, filter });
+  }
+  const noop = await host.addHttpFilter({ vmId: "noop", rootId: "bench_noop", wasm: noopWasm, configuration: "{}", workers: 1 });
+  const probes = new Map<string, HttpFilter>();
+  const probeShared = host.sharedData("probe");
+  for (let c = 0; c < CUSTOMERS; c++) probeShared.set(`eg1/c/${customerId(c)}`, host.sharedData("entitlements-0").get(`eg1/c/${customerId(c)}`)!.value);
+  probeShared.set("eg1/sync/gen", u32le(1));
+  for (const op of ["none", ...OPS, "mix"]) {
+    const configuration = op === "mix" ? "mix 1" : `${op} ${COUNT}`;
+    const filter = await host.addHttpFilter({ vmId: "probe", rootId: "probe", wasm: probe, configuration, workers: 1 });
+    if (!filter.configureResults[0]) throw new Error(`probe ${op} rejected its configuration`);
+    probes.set(op, filter);
+  }
+  return { label, host, gates: variants, noop, probes };
+}
+
+function report(setup: HostSetup, time: (filter: HttpFilter) => number, rounds: number, batch: number): void {
+  const noopUs = time(setup.noop);
+  const probeNoneUs = time(setup.probes.get("none")!);
+  const probeMixUs = time(setup.probes.get("mix")!);
+  console.log(`\n${setup.label}: time per request (median of ${rounds} interleaved batches of ${batch}), metered route, ${CUSTOMERS} customers:`);
+  const rows: Array<[string, number]> = [
+    ...setup.gates.map((g): [string, number] => [g.name, time(g.filter)]),
+    ["no-op plugin", noopUs],
+    ["probe, no host call", probeNoneUs],
+    ["probe, the metered route's 7 calls once", probeMixUs],
+  ];
+  for (const [name, us] of rows) console.log(`  ${name.padEnd(44)} ${us.toFixed(2).padStart(7)} µs  ${(us / noopUs).toFixed(2)}× no-op`);
+  console.log(`test-host cost per host call (probe with ${COUNT} calls per request minus the probe with none):`);
+  let hostUs = 0;
+  for (const op of OPS) {
+    const perCall = (time(setup.probes.get(op)!) - probeNoneUs) / COUNT;
+    const uses = METERED_ROUTE_CALLS[op] ?? 0;
+    hostUs += perCall * uses;
+    console.log(`  ${op.padEnd(8)} ${(perCall * 1000).toFixed(0).padStart(6)} ns  × ${uses} on the metered route`);
+  }
+  const filterUs = time(setup.gates[0]!.filter);
+  const callsUs = probeMixUs - probeNoneUs;
+  console.log(`  sum over the metered route's calls: ${hostUs.toFixed(2)} µs; the same calls made once per request (mix probe − none): ${callsUs.toFixed(2)} µs`);
+  console.log(`filter − no-op: ${(filterUs - noopUs).toFixed(2)} µs = the metered route's host calls in this host ${callsUs.toFixed(2)} µs`
+    + ` + the filter's own work (filter − mix probe) ${(filterUs - probeMixUs).toFixed(2)} µs`);
+  console.log(`filter / no-op with the host calls at zero cost: ${((filterUs - callsUs) / noopUs).toFixed(2)}×`);
+}
+
 async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick");
-  const others = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const hostFlag = args.indexOf("--host");
+  const baselineDir = hostFlag >= 0 ? args[hostFlag + 1] : undefined;
+  if (hostFlag >= 0 && baselineDir === undefined) throw new Error("--host needs a directory holding a test host's index.ts");
+  const others = args.filter((a, i) => !a.startsWith("--") && (hostFlag < 0 || i !== hostFlag + 1));
   const batch = quick ? 2_000 : 20_000;
   const rounds = quick ? 3 : 7;
   ensureFilterBuilt(console.log);
   await ensureNoopBuilt(console.log);
+  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   const probe = await compilePlugin(PROBE_ENTRY, "probe.wasm");
+  const noopWasm = new Uint8Array(await readFile(NOOP_WASM));
+  const gates = [
+    { name: "filter (build/entitlement_gate.wasm)", wasm: new Uint8Array(await readFile(FILTER_WASM)) },
+    ...(await Promise.all(others.map(async (path) => ({ name: `filter (${basename(path)})`, wasm: new Uint8Array(await readFile(resolve(path))) })))),
+  ];
   const nowMs = Date.now();
-  const host = new EnvoyHost({ clock: new ManualClock(nowMs) });
+  const setups = [await setUp("this test host", workingTreeHost, gates, noopWasm, probe, nowMs)];
+  if (baselineDir !== undefined) {
+    const baseline = (await import(pathToFileURL(join(resolve(baselineDir), "index.ts")).href)) as HostModule;
+    setups.push(await setUp(`baseline test host (${baselineDir})`, baseline, gates, noopWasm, probe, nowMs));
+  }
   try {
-    const variants: Array<{ name: string; filter: HttpFilter }> = [];
-    const gates: Array<{ name: string; wasm: string | Uint8Array }> = [
-      { name: "filter (build/entitlement_gate.wasm)", wasm: FILTER_WASM },
-      ...others.map((path) => ({ name: `filter (${basename(path)})`, wasm: resolve(path) })),
-    ];
-    for (const [i, gate] of gates.entries()) {
-      const vmId = `entitlements-${i}`;
-      const wasm = typeof gate.wasm === "string" ? new Uint8Array(await readFile(gate.wasm)) : gate.wasm;
-      const filter = await host.addHttpFilter({ vmId, rootId: "entitlement_gate", wasm, configuration: GATE_CONFIG, workers: 1 });
-      if (!filter.configureResults[0]) throw new Error(`${gate.name} rejected its configuration`);
-      const shared = host.sharedData(vmId);
-      shared.set("eg1/sync/gen", u32le(1));
-      for (let c = 0; c < CUSTOMERS; c++) {
-        const entry = encodeEntry(benchCustomer(c, nowMs));
-        const value = new Uint8Array(4 + entry.length);
-        value.set(u32le(1), 0);
-        value.set(entry, 4);
-        shared.set(`eg1/c/${customerId(c)}`, value);
-      }
-      variants.push({ name: gate.name, filter });
-    }
-    const noop = await host.addHttpFilter({ vmId: "noop", rootId: "bench_noop", wasm: new Uint8Array(await readFile(NOOP_WASM)), configuration: "{}", workers: 1 });
-    variants.push({ name: "no-op plugin", filter: noop });
-    const probes = new Map<string, HttpFilter>();
-    const probeShared = host.sharedData("probe");
-    probeShared.set("eg1/c/customer-000007", host.sharedData("entitlements-0").get("eg1/c/customer-000007")!.value);
-    probeShared.set("eg1/sync/gen", u32le(1));
-    for (const op of ["none", ...OPS, "mix"]) {
-      const configuration = op === "mix" ? "mix 1" : `${op} ${COUNT}`;
-      const filter = await host.addHttpFilter({ vmId: "probe", rootId: "probe", wasm: probe, configuration, workers: 1 });
-      if (!filter.configureResults[0]) throw new Error(`probe ${op} rejected its configuration`);
-      probes.set(op, filter);
-    }
-    variants.push({ name: "probe, no host call", filter: probes.get("none")! });
-    variants.push({ name: "probe, the metered route's 7 calls once", filter: probes.get("mix")! });
-
     const requests = Array.from({ length: CUSTOMERS }, (_, i) => requestHeaders(customerId(i), "/api/search?q=envoy"));
-    const all = [...variants.map((v) => v.filter), ...OPS.map((op) => probes.get(op)!)];
+    const all = setups.flatMap((s) => [...s.gates.map((g) => g.filter), s.noop, ...s.probes.values()]);
     for (const filter of all) timeBatch(filter, requests, batch); // warm-up
-    const times = all.map(() => [] as number[]);
-    for (let r = 0; r < rounds; r++) all.forEach((filter, i) => times[i]!.push(timeBatch(filter, requests, batch)));
-    const perRequest = times.map(median);
-
-    const noopUs = perRequest[variants.length - 3]!;
-    const probeNoneUs = perRequest[variants.length - 2]!;
-    const probeMixUs = perRequest[variants.length - 1]!;
-    console.log(`\ntime per request (median of ${rounds} interleaved batches of ${batch}), metered route, ${CUSTOMERS} customers:`);
-    variants.forEach((v, i) => console.log(`  ${v.name.padEnd(44)} ${perRequest[i]!.toFixed(2).padStart(7)} µs  ${(perRequest[i]! / noopUs).toFixed(2)}× no-op`));
-    console.log(`\ntest-host cost per host call (probe with ${COUNT} calls per request minus the probe with none):`);
-    let hostUs = 0;
-    OPS.forEach((op, i) => {
-      const perCall = (perRequest[variants.length + i]! - probeNoneUs) / COUNT;
-      const uses = METERED_ROUTE_CALLS[op] ?? 0;
-      hostUs += perCall * uses;
-      console.log(`  ${op.padEnd(8)} ${(perCall * 1000).toFixed(0).padStart(6)} ns  × ${uses} on the metered route`);
-    });
-    const filterUs = perRequest[0]!;
-    const callsUs = probeMixUs - probeNoneUs;
-    const ownUs = filterUs - probeMixUs;
-    console.log(`  sum over the metered route's calls: ${hostUs.toFixed(2)} µs; the same calls made once per request (mix probe − none): ${callsUs.toFixed(2)} µs`);
-    console.log(`\nfilter − no-op: ${(filterUs - noopUs).toFixed(2)} µs = the metered route's host calls in this host ${callsUs.toFixed(2)} µs`
-      + ` + the filter's own work (filter − mix probe) ${ownUs.toFixed(2)} µs`);
-    console.log(`filter / no-op with the host calls at zero cost: ${((filterUs - callsUs) / noopUs).toFixed(2)}×`);
+    const times = new Map<HttpFilter, number[]>(all.map((f) => [f, []]));
+    for (let r = 0; r < rounds; r++) for (const filter of all) times.get(filter)!.push(timeBatch(filter, requests, batch));
+    const time = (filter: HttpFilter): number => median(times.get(filter)!);
+    for (const setup of setups) report(setup, time, rounds, batch);
+    console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   } finally {
-    await host.close();
+    for (const setup of setups) await setup.host.close();
   }
 }
 

@@ -1,7 +1,8 @@
 // A probe for the cost of host calls in the proxy-wasm test host: on request headers it repeats one of
 // the host calls the filter makes `count` times (configuration: "<op> <count>"), so the time per request
 // minus the "none" probe's, divided by count, is what the host charges per call. "mix 1" makes the
-// metered route's seven calls once, as the filter does in the bench, and nothing else.
+// metered route's seven calls once, as the filter does in the bench (the entry read is the requesting
+// customer's, as the filter's is), and nothing else.
 import { RootContext, StreamContext, registerRootContext } from "../../../filter/assembly/binding/contexts";
 import { BufferType, MapType } from "../../../filter/assembly/binding/constants";
 import { getBufferBytes } from "../../../filter/assembly/binding/buffers";
@@ -30,6 +31,9 @@ const OP_MIX = 7;
 const scratch = new HostScratch(1024);
 const view = new HeaderMapView(new ArrayBuffer(0));
 const ENTRY_KEY = String.UTF8.encode("eg1/c/customer-000007");
+const CUSTOMER_HEADER = String.UTF8.encode("x-customer-id");
+const CUSTOMER_PREFIX = String.UTF8.encode("eg1/c/");
+const customerKey = new ArrayBuffer(256);
 const GEN_KEY = String.UTF8.encode("eg1/sync/gen");
 const HEADER_NAME = String.UTF8.encode("x-entitlement-decision");
 const HEADER_VALUE = String.UTF8.encode("allow");
@@ -70,8 +74,9 @@ class ProbeStream extends StreamContext {
         changetype<usize>(QUEUE_NAME), <usize>QUEUE_NAME.byteLength, OUT_WORD);
       else if (op == OP_MIX) {
         readHeaderMapInto(MapType.HTTP_REQUEST_HEADERS, scratch, view);
+        const keyLength = customerKeyFrom(view);
         readSharedDataInto(changetype<usize>(GEN_KEY), GEN_KEY.byteLength, scratch);
-        readSharedDataInto(changetype<usize>(ENTRY_KEY), ENTRY_KEY.byteLength, scratch);
+        readSharedDataInto(changetype<usize>(customerKey), keyLength, scratch);
         sink += scratch.length;
         addHeaderRaw(MapType.HTTP_REQUEST_HEADERS, changetype<usize>(HEADER_NAME), HEADER_NAME.byteLength,
           changetype<usize>(HEADER_VALUE), HEADER_VALUE.byteLength);
@@ -83,6 +88,20 @@ class ProbeStream extends StreamContext {
     }
     return 0;
   }
+}
+
+/** `eg1/c/<x-customer-id>` in customerKey (the header scratch is overwritten by the next read); its length. */
+function customerKeyFrom(headers: HeaderMapView): i32 {
+  const prefixLength = CUSTOMER_PREFIX.byteLength;
+  memory.copy(changetype<usize>(customerKey), changetype<usize>(CUSTOMER_PREFIX), <usize>prefixLength);
+  for (let i = 0; i < headers.count; i++) {
+    const length = headers.keyLength(i);
+    if (length != CUSTOMER_HEADER.byteLength || memory.compare(headers.keyPtr(i), changetype<usize>(CUSTOMER_HEADER), <usize>length) != 0) continue;
+    const valueLength = min<i32>(headers.valueLength(i), customerKey.byteLength - prefixLength);
+    memory.copy(changetype<usize>(customerKey) + <usize>prefixLength, headers.valuePtr(i), <usize>valueLength);
+    return prefixLength + valueLength;
+  }
+  return prefixLength;
 }
 
 registerRootContext("probe", (id: u32, rootId: string): RootContext => new ProbeRoot(id, rootId));
