@@ -7,7 +7,9 @@
 //      minus the probe with no calls, divided by COUNT.
 // With `--host DIR` everything also runs, in the same process and the same rounds, on a second copy of the
 // test host (DIR holds its index.ts, e.g. an older commit's test/host from `git archive`), so a change to
-// the host is measured before/after side by side.
+// the host is measured before/after side by side. Two copies of the same host measured this way differ by
+// 5-10% in every figure, the copy set up second being slower; the baseline is set up first, so that bias
+// works against the change being measured, and the ratios within each host are not affected by it.
 // Run: node --import tsx test/filter/perf/hostCallCost.ts [--quick] [--host DIR] [other.wasm ...]
 import { readFile } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -153,11 +155,12 @@ async function main(): Promise<void> {
     ...(await Promise.all(others.map(async (path) => ({ name: `filter (${basename(path)})`, wasm: new Uint8Array(await readFile(resolve(path))) })))),
   ];
   const nowMs = Date.now();
-  const setups = [await setUp("this test host", workingTreeHost, gates, noopWasm, probe, nowMs)];
+  const setups: HostSetup[] = [];
   if (baselineDir !== undefined) {
     const baseline = (await import(pathToFileURL(join(resolve(baselineDir), "index.ts")).href)) as HostModule;
     setups.push(await setUp(`baseline test host (${baselineDir})`, baseline, gates, noopWasm, probe, nowMs));
   }
+  setups.push(await setUp("this test host", workingTreeHost, gates, noopWasm, probe, nowMs));
   try {
     const requests = Array.from({ length: CUSTOMERS }, (_, i) => requestHeaders(customerId(i), "/api/search?q=envoy"));
     const all = setups.flatMap((s) => [...s.gates.map((g) => g.filter), s.noop, ...s.probes.values()]);
