@@ -1,7 +1,9 @@
 // Text for the short names and values plugins pass to host calls (header names, "allow", queue names).
-// A plugin passes the same few byte strings on every request, so a small direct-mapped cache by content
-// returns the string made last time: cheaper than decoding again, and bounded (a slot is overwritten by
-// the next string that hashes to it). Only ASCII is cached, where the bytes are their own UTF-8 text.
+// A plugin passes the same few byte strings on every request, usually from the same static data, so a
+// small cache indexed by where the bytes are returns the string made last time when the bytes there are
+// still the same: cheaper than decoding again, bounded (a slot is overwritten by the next string that
+// maps to it), and never stale (the bytes are compared every time). Only ASCII is cached, where the bytes
+// are their own UTF-8 text.
 
 const SLOTS = 256;
 const MAX_LENGTH = 64;
@@ -15,24 +17,15 @@ export class ShortStringCache {
   decode(memory: Uint8Array, start: number, end: number): string {
     const length = end - start;
     if (length > MAX_LENGTH) return decoder.decode(memory.subarray(start, end));
-    let hash = 0x811c9dc5;
-    for (let i = start; i < end; i++) {
-      const b = memory[i]!;
-      if (b >= 0x80) return decoder.decode(memory.subarray(start, end));
-      hash = Math.imul(hash ^ b, 16777619);
-    }
-    const slot = (hash >>> 0) & (SLOTS - 1);
+    // Fibonacci hashing of the address (and length); the top 8 bits pick one of the 256 slots.
+    const slot = Math.imul(start ^ (length << 20), 0x9e3779b1) >>> 24;
     const key = this.keys[slot];
     if (key !== undefined && key.length === length) {
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (key[i] !== memory[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.texts[slot]!;
+      let i = 0;
+      while (i < length && key[i] === memory[start + i]) i++;
+      if (i === length) return this.texts[slot]!;
     }
+    for (let i = start; i < end; i++) if (memory[i]! >= 0x80) return decoder.decode(memory.subarray(start, end));
     const copy = memory.slice(start, end);
     const text = String.fromCharCode.apply(null, copy as unknown as number[]);
     this.keys[slot] = copy;
