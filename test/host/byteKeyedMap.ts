@@ -12,8 +12,9 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
   return h & 0x3fffffff;
 }
 
-interface Keyed<T> {
-  key: Uint8Array;
+/** One key and its value; set() hands it back so a caller can keep it and change `value` in place. */
+export interface Keyed<T> {
+  readonly key: Uint8Array;
   value: T;
 }
 
@@ -38,17 +39,19 @@ export class ByteKeyedMap<T> {
   }
 
   /** Stores `value` under `key` (a private copy the map keeps), replacing any value stored there. */
-  set(key: Uint8Array, value: T): void {
+  set(key: Uint8Array, value: T): Keyed<T> {
     const hash = hashBytes(key, 0, key.length);
     const bucket = this.buckets.get(hash);
     if (bucket === undefined) {
-      this.buckets.set(hash, { key, value });
-      return;
+      const created = { key, value };
+      this.buckets.set(hash, created);
+      return created;
     }
     const items = Array.isArray(bucket) ? bucket : [bucket];
-    const existing = items.find((item) => sameBytes(item.key, key, 0, key.length));
-    if (existing !== undefined) existing.value = value;
-    else items.push({ key, value });
+    let item = items.find((candidate) => sameBytes(candidate.key, key, 0, key.length));
+    if (item !== undefined) item.value = value;
+    else items.push((item = { key, value }));
     if (!Array.isArray(bucket)) this.buckets.set(hash, items);
+    return item;
   }
 }

@@ -1,7 +1,7 @@
 // Envoy's process-wide shared data, partitioned by vm_id, with compare-and-swap versions.
 // Keys are kept as the exact bytes the plugin wrote (latin1-mapped) so binary keys never collide, and
 // indexed by those bytes too so that a plugin's read needs no string.
-import { ByteKeyedMap } from "./byteKeyedMap.ts";
+import { ByteKeyedMap, type Keyed } from "./byteKeyedMap.ts";
 
 export interface SharedDataEntry {
   value: Uint8Array;
@@ -24,14 +24,11 @@ function keyFromText(key: string): string {
   return Buffer.from(key, "utf8").toString("latin1");
 }
 
-/** One key's current entry; the byte index and the string index share it, so a set updates both. */
-interface Slot {
-  entry: SharedDataEntry;
-}
-
 export class SharedDataStore {
-  private readonly entries = new Map<string, Slot>();
-  private readonly byBytes = new ByteKeyedMap<Slot>();
+  // One node per key, shared by the string index and the byte index: a set replaces its value in place,
+  // so both see it, and a read by bytes is one lookup away from the entry.
+  private readonly entries = new Map<string, Keyed<SharedDataEntry>>();
+  private readonly byBytes = new ByteKeyedMap<SharedDataEntry>();
 
   constructor(
     readonly vmId: string,
@@ -39,7 +36,7 @@ export class SharedDataStore {
   ) {}
 
   get(key: string): SharedDataEntry | undefined {
-    return this.entries.get(keyFromText(key))?.entry;
+    return this.entries.get(keyFromText(key))?.value;
   }
 
   /** Same rules as proxy_set_shared_data: cas 0 always writes, a stale non-zero cas is refused. */
@@ -54,24 +51,22 @@ export class SharedDataStore {
 
   /** Key given as latin1-mapped bytes; value is stored as given (callers pass a private copy). */
   getRaw(key: string): SharedDataEntry | undefined {
-    return this.entries.get(key)?.entry;
+    return this.entries.get(key)?.value;
   }
 
   /** Key given as the bytes memory[start, end) (what proxy_get_shared_data receives). */
   getByBytes(memory: Uint8Array, start: number, end: number): SharedDataEntry | undefined {
-    return this.byBytes.get(memory, start, end)?.entry;
+    return this.byBytes.get(memory, start, end);
   }
 
   setRaw(key: string, value: Uint8Array, cas: number): number {
-    const slot = this.entries.get(key);
-    if (slot === undefined) {
-      const created: Slot = { entry: { value, cas: this.cas.next() } };
-      this.entries.set(key, created);
-      this.byBytes.set(new Uint8Array(Buffer.from(key, "latin1")), created);
+    const node = this.entries.get(key);
+    if (node === undefined) {
+      this.entries.set(key, this.byBytes.set(new Uint8Array(Buffer.from(key, "latin1")), { value, cas: this.cas.next() }));
       return SharedDataStatus.OK;
     }
-    if (cas !== 0 && slot.entry.cas !== cas) return SharedDataStatus.CAS_MISMATCH;
-    slot.entry = { value, cas: this.cas.next() };
+    if (cas !== 0 && node.value.cas !== cas) return SharedDataStatus.CAS_MISMATCH;
+    node.value = { value, cas: this.cas.next() };
     return SharedDataStatus.OK;
   }
 }
