@@ -156,6 +156,8 @@ class UnaryServing implements FullServerListener, UnaryCallSide<unknown>, Admiss
   constructor(
     private readonly call: grpc.ServerInterceptingCallInterface,
     private readonly route: Route,
+    /** The same call when no interceptor wraps it. */
+    private readonly direct: FastUnaryCall | undefined,
   ) {
     this.admission = route.admission;
   }
@@ -245,7 +247,9 @@ class UnaryServing implements FullServerListener, UnaryCallSide<unknown>, Admiss
       if (step.outgoing) out = step.outgoing(out);
     }
     this.admitted = 0;
-    this.call.sendStatus(out);
+    // This listener is done with the call once its status is out: no onCancel is needed for it.
+    if (this.direct) this.direct.endFromListener(out);
+    else this.call.sendStatus(out);
   }
 
   private releaseAdmitted(): void {
@@ -296,9 +300,10 @@ export function attachFastPath(server: grpc.Server, options: FastPathOptions): F
       served++;
       // grpc-js counts open streams per session for its idle timeout; fast streams count too.
       streamOpened?.(stream);
-      let call: grpc.ServerInterceptingCallInterface = new FastUnaryCall(stream, headers, route.codec, limits);
+      const fast = new FastUnaryCall(stream, headers, route.codec, limits);
+      let call: grpc.ServerInterceptingCallInterface = fast;
       for (const interceptor of wrapping) call = interceptor(route.definition, call);
-      call.start(new UnaryServing(call, route));
+      call.start(new UnaryServing(call, route, call === fast ? fast : undefined));
     });
   }
   return { paths: [...routes.keys()], calls: () => served };

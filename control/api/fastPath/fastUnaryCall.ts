@@ -39,6 +39,7 @@ const END_STREAM = { endStream: true } as const;
 /** Request headers grpc-js keeps out of the metadata handlers and interceptors see. */
 const TRANSPORT_HEADERS = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "accept-encoding", "te", "content-type"] as const;
 const NO_METRICS = Object.freeze({}) as MetricsRecorder;
+const EMPTY = Buffer.alloc(0);
 const EMPTY_METADATA = new grpc.Metadata();
 
 function requestMetadata(headers: IncomingHttpHeaders): grpc.Metadata {
@@ -62,7 +63,11 @@ function hasEntries(metadata: grpc.Metadata): boolean {
   return false;
 }
 
-type Queued = { message: unknown } | "half-close";
+/** Queued after the messages when the client half-closes; decoded messages are never this symbol. */
+const HALF_CLOSE = Symbol("half-close");
+/** The call a stream belongs to: the stream listeners are shared functions, not closures per call. */
+const CALL = Symbol("fast unary call");
+type CallStream = ServerHttp2Stream & { [CALL]: FastUnaryCall };
 
 export class FastUnaryCall implements CallInterface {
   private listener: ServerListener | undefined;
@@ -72,7 +77,8 @@ export class FastUnaryCall implements CallInterface {
   private cancelNotified = false;
   private done = false;
   private readPending = false;
-  private readonly queue: Queued[] = [];
+  /** Messages (and HALF_CLOSE) received before the listener asked to read; made when first needed. */
+  private queue: unknown[] | undefined;
   private pending: Buffer | undefined;
   private frame: Buffer | undefined;
   private responseHeaders: Readonly<Record<string, string | string[] | number>> | undefined;
@@ -85,8 +91,9 @@ export class FastUnaryCall implements CallInterface {
   ) {
     // An error always comes with a close, which is where cancellation is handled. `on`, not `once`:
     // each fires at most once anyway, and `once` allocates a wrapper per listener.
+    (stream as CallStream)[CALL] = this;
     stream.on("error", noop);
-    stream.on("close", () => this.notifyCancel());
+    stream.on("close", FastUnaryCall.onStreamClose);
     const timeout = headers["grpc-timeout"];
     if (typeof timeout === "string") {
       const ms = parseGrpcTimeout(timeout);
@@ -97,8 +104,20 @@ export class FastUnaryCall implements CallInterface {
         this.deadlineTimer = setTimeout(() => this.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: "Deadline exceeded" }), ms);
       }
     }
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.on("end", () => this.enqueue("half-close"));
+    stream.on("data", FastUnaryCall.onStreamData);
+    stream.on("end", FastUnaryCall.onStreamEnd);
+  }
+
+  private static onStreamClose(this: CallStream): void {
+    this[CALL].notifyCancel();
+  }
+
+  private static onStreamData(this: CallStream, chunk: Buffer): void {
+    this[CALL].onData(chunk);
+  }
+
+  private static onStreamEnd(this: CallStream): void {
+    this[CALL].enqueue(HALF_CLOSE);
   }
 
   private isCancelled(): boolean {
@@ -106,12 +125,13 @@ export class FastUnaryCall implements CallInterface {
     return this.cancelled;
   }
 
-  private notifyCancel(): void {
+  /** `tellListener` false: the listener sent the status itself and expects no onCancel for it. */
+  private notifyCancel(tellListener = true): void {
     if (this.cancelNotified) return;
     this.cancelNotified = true;
     this.cancelled = true;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    process.nextTick(notifyListener, this.listener);
+    if (tellListener) process.nextTick(notifyListener, this.listener);
   }
 
   /** Splits the request into messages whatever the DATA frame boundaries. */
@@ -132,7 +152,7 @@ export class FastUnaryCall implements CallInterface {
         return;
       }
       const bytes = buffer.subarray(5, 5 + length);
-      buffer = buffer.subarray(5 + length);
+      buffer = buffer.length === 5 + length ? EMPTY : buffer.subarray(5 + length);
       let message: unknown;
       try {
         message = this.codec.decode(bytes);
@@ -140,24 +160,34 @@ export class FastUnaryCall implements CallInterface {
         this.sendStatus({ code: grpc.status.INTERNAL, details: "Error deserializing request" });
         return;
       }
-      this.enqueue({ message });
+      this.enqueue(message);
       if (this.done) return;
     }
     this.pending = buffer.length > 0 ? buffer : undefined;
   }
 
-  private enqueue(item: Queued): void {
+  private enqueue(item: unknown): void {
+    if (this.queue === undefined || this.queue.length === 0) {
+      // The usual order: the listener already asked to read, nothing is waiting.
+      if (this.listener && this.readPending && !this.done) {
+        this.dispatch(this.listener, item);
+        return;
+      }
+      this.queue ??= [];
+    }
     this.queue.push(item);
     this.deliver();
   }
 
   private deliver(): void {
-    if (!this.listener || !this.readPending || this.done) return;
-    const item = this.queue.shift();
-    if (item === undefined) return;
+    if (!this.listener || !this.readPending || this.done || this.queue === undefined || this.queue.length === 0) return;
+    this.dispatch(this.listener, this.queue.shift());
+  }
+
+  private dispatch(listener: ServerListener, item: unknown): void {
     this.readPending = false;
-    if (item === "half-close") this.listener.onReceiveHalfClose();
-    else this.listener.onReceiveMessage(item.message);
+    if (item === HALF_CLOSE) listener.onReceiveHalfClose();
+    else listener.onReceiveMessage(item);
   }
 
   start(listener: ServerListener): void {
@@ -197,6 +227,15 @@ export class FastUnaryCall implements CallInterface {
   }
 
   sendStatus(status: StatusToSend): void {
+    this.end(status, true);
+  }
+
+  /** The status from the listener at the top (no interceptors between): it is not told onCancel for it. */
+  endFromListener(status: StatusToSend): void {
+    this.end(status, false);
+  }
+
+  private end(status: StatusToSend, tellListener: boolean): void {
     if (this.done || this.isCancelled()) return;
     this.done = true;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
@@ -219,7 +258,7 @@ export class FastUnaryCall implements CallInterface {
       stream.respond({ ...custom, ...RESPONSE_HEADERS, "grpc-status": String(code), "grpc-message": encodeGrpcMessage(details) }, END_STREAM);
     }
     this.frame = undefined;
-    this.notifyCancel();
+    this.notifyCancel(tellListener);
   }
 
   getPeer(): string {

@@ -404,41 +404,45 @@ function encodeOrUndefined(encode: (m: Obj) => Buffer, message: unknown): Buffer
 }
 
 /** GetBooleanEntitlementResponse (head, entitlement 4: BooleanEntitlement { feature 4 }), framed. */
+function writeBooleanResponse(m: Obj): Buffer {
+  const entitlement = isSet(m.entitlement) ? obj(m.entitlement) : undefined;
+  const entitlementSize = entitlement === undefined ? 0 : featureFieldSize(entitlement);
+  const w = frameFor(headSize(m) + (entitlement === undefined ? 0 : 1 + nestedSize(entitlementSize)));
+  writeHead(w, m);
+  if (entitlement !== undefined) {
+    w.byte(tag(4, LENGTH));
+    w.varint(entitlementSize);
+    writeFeatureField(w, entitlement);
+  }
+  return w.framed();
+}
+
 export function encodeBooleanResponse(message: unknown): Buffer | undefined {
-  return encodeOrUndefined((m) => {
-    const entitlement = isSet(m.entitlement) ? obj(m.entitlement) : undefined;
-    const entitlementSize = entitlement === undefined ? 0 : featureFieldSize(entitlement);
-    const w = frameFor(headSize(m) + (entitlement === undefined ? 0 : 1 + nestedSize(entitlementSize)));
-    writeHead(w, m);
-    if (entitlement !== undefined) {
-      w.byte(tag(4, LENGTH));
-      w.varint(entitlementSize);
-      writeFeatureField(w, entitlement);
-    }
-    return w.framed();
-  }, message);
+  return encodeOrUndefined(writeBooleanResponse, message);
 }
 
 /** GetMeteredEntitlementResponse (head, requested_usage 4 (double), entitlement 5: MeteredEntitlement), framed. */
+function writeMeteredResponse(m: Obj): Buffer {
+  const entitlement = isSet(m.entitlement) ? obj(m.entitlement) : undefined;
+  const entitlementSize = entitlement === undefined ? 0 : meteredSize(entitlement);
+  if (isSet(m.requested_usage)) num(m.requested_usage);
+  const size = headSize(m) + (isSet(m.requested_usage) ? 9 : 0) + (entitlement === undefined ? 0 : 1 + nestedSize(entitlementSize));
+  const w = frameFor(size);
+  writeHead(w, m);
+  if (isSet(m.requested_usage)) {
+    w.byte(tag(4, FIXED64));
+    w.double(m.requested_usage as number);
+  }
+  if (entitlement !== undefined) {
+    w.byte(tag(5, LENGTH));
+    w.varint(entitlementSize);
+    writeMetered(w, entitlement);
+  }
+  return w.framed();
+}
+
 export function encodeMeteredResponse(message: unknown): Buffer | undefined {
-  return encodeOrUndefined((m) => {
-    const entitlement = isSet(m.entitlement) ? obj(m.entitlement) : undefined;
-    const entitlementSize = entitlement === undefined ? 0 : meteredSize(entitlement);
-    if (isSet(m.requested_usage)) num(m.requested_usage);
-    const size = headSize(m) + (isSet(m.requested_usage) ? 9 : 0) + (entitlement === undefined ? 0 : 1 + nestedSize(entitlementSize));
-    const w = frameFor(size);
-    writeHead(w, m);
-    if (isSet(m.requested_usage)) {
-      w.byte(tag(4, FIXED64));
-      w.double(m.requested_usage as number);
-    }
-    if (entitlement !== undefined) {
-      w.byte(tag(5, LENGTH));
-      w.varint(entitlementSize);
-      writeMetered(w, entitlement);
-    }
-    return w.framed();
-  }, message);
+  return encodeOrUndefined(writeMeteredResponse, message);
 }
 
 // ---- envoy.service.auth.v3 ------------------------------------------------------------------------
@@ -557,60 +561,62 @@ function deniedSize(m: Obj): number {
 }
 
 /** CheckResponse: status 1, denied_response 2, ok_response 3 (dynamic_metadata 4 is not covered), framed. */
-export function encodeCheckResponse(message: unknown): Buffer | undefined {
-  return encodeOrUndefined((m) => {
-    if (isSet(m.dynamic_metadata)) throw NOT_COVERED;
-    const status = isSet(m.status) ? obj(m.status) : undefined;
-    const denied = isSet(m.denied_response) ? obj(m.denied_response) : undefined;
-    const ok = isSet(m.ok_response) ? obj(m.ok_response) : undefined;
-    const statusSize = status === undefined ? 0 : rpcStatusSize(status);
-    const deniedBodySize = denied === undefined ? 0 : deniedSize(denied);
-    const okBodySize = ok === undefined ? 0 : okSize(ok);
-    let size = 0;
-    if (status !== undefined) size += 1 + nestedSize(statusSize);
-    if (denied !== undefined) size += 1 + nestedSize(deniedBodySize);
-    if (ok !== undefined) size += 1 + nestedSize(okBodySize);
-    const w = frameFor(size);
-    if (status !== undefined) {
-      w.byte(tag(1, LENGTH));
-      w.varint(statusSize);
-      if (isSet(status.code)) {
-        w.byte(tag(1, VARINT));
-        w.signed(status.code as number);
-      }
-      if (isSet(status.message)) {
-        w.byte(tag(2, LENGTH));
-        w.string(status.message as string);
-      }
+function writeCheckResponse(m: Obj): Buffer {
+  if (isSet(m.dynamic_metadata)) throw NOT_COVERED;
+  const status = isSet(m.status) ? obj(m.status) : undefined;
+  const denied = isSet(m.denied_response) ? obj(m.denied_response) : undefined;
+  const ok = isSet(m.ok_response) ? obj(m.ok_response) : undefined;
+  const statusSize = status === undefined ? 0 : rpcStatusSize(status);
+  const deniedBodySize = denied === undefined ? 0 : deniedSize(denied);
+  const okBodySize = ok === undefined ? 0 : okSize(ok);
+  let size = 0;
+  if (status !== undefined) size += 1 + nestedSize(statusSize);
+  if (denied !== undefined) size += 1 + nestedSize(deniedBodySize);
+  if (ok !== undefined) size += 1 + nestedSize(okBodySize);
+  const w = frameFor(size);
+  if (status !== undefined) {
+    w.byte(tag(1, LENGTH));
+    w.varint(statusSize);
+    if (isSet(status.code)) {
+      w.byte(tag(1, VARINT));
+      w.signed(status.code as number);
     }
-    if (denied !== undefined) {
+    if (isSet(status.message)) {
       w.byte(tag(2, LENGTH));
-      w.varint(deniedBodySize);
-      if (isSet(denied.status)) {
-        const code = (denied.status as Obj).code;
-        w.byte(tag(1, LENGTH));
-        if (isSet(code)) {
-          const n = enumValue(HTTP_STATUS, code);
-          w.varint(1 + signedSize(n));
-          w.byte(tag(1, VARINT));
-          w.signed(n);
-        } else w.byte(0);
-      }
-      writeHeaderOptions(w, 2, denied.headers);
-      if (isSet(denied.body)) {
-        w.byte(tag(3, LENGTH));
-        w.string(denied.body as string);
-      }
+      w.string(status.message as string);
     }
-    if (ok !== undefined) {
+  }
+  if (denied !== undefined) {
+    w.byte(tag(2, LENGTH));
+    w.varint(deniedBodySize);
+    if (isSet(denied.status)) {
+      const code = (denied.status as Obj).code;
+      w.byte(tag(1, LENGTH));
+      if (isSet(code)) {
+        const n = enumValue(HTTP_STATUS, code);
+        w.varint(1 + signedSize(n));
+        w.byte(tag(1, VARINT));
+        w.signed(n);
+      } else w.byte(0);
+    }
+    writeHeaderOptions(w, 2, denied.headers);
+    if (isSet(denied.body)) {
       w.byte(tag(3, LENGTH));
-      w.varint(okBodySize);
-      writeHeaderOptions(w, 2, ok.headers);
-      writeStrings(w, 5, ok.headers_to_remove);
-      writeHeaderOptions(w, 6, ok.response_headers_to_add);
+      w.string(denied.body as string);
     }
-    return w.framed();
-  }, message);
+  }
+  if (ok !== undefined) {
+    w.byte(tag(3, LENGTH));
+    w.varint(okBodySize);
+    writeHeaderOptions(w, 2, ok.headers);
+    writeStrings(w, 5, ok.headers_to_remove);
+    writeHeaderOptions(w, 6, ok.response_headers_to_add);
+  }
+  return w.framed();
+}
+
+export function encodeCheckResponse(message: unknown): Buffer | undefined {
+  return encodeOrUndefined(writeCheckResponse, message);
 }
 
 /** The hand-written encoder of each method's response, by full method path. */
