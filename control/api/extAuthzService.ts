@@ -44,7 +44,9 @@ function header(key: string, value: string): WireHeaderValueOption {
 /** Request headers by lower-cased name, from either encoding Envoy may use. */
 function requestHeaders(http: WireHttpRequest | undefined): Map<string, string> {
   const out = new Map<string, string>();
-  for (const [key, value] of Object.entries(http?.headers ?? {})) out.set(key.toLowerCase(), value);
+  const headers = http?.headers;
+  // for-in, not Object.entries: same order, no array per header (this runs on every Check).
+  if (headers !== undefined) for (const key in headers) out.set(key.toLowerCase(), headers[key]!);
   for (const h of http?.header_map?.headers ?? []) {
     if (!h.key) continue;
     out.set(h.key.toLowerCase(), h.value || (h.raw_value ? Buffer.from(h.raw_value).toString("utf8") : ""));
@@ -94,7 +96,8 @@ export class ExtAuthzService {
     const http = request.attributes?.request?.http;
     const extensions = request.attributes?.context_extensions ?? {};
     const headers = requestHeaders(http);
-    const strip = [...headers.keys()].filter((name) => name.startsWith(HEADER_PREFIX));
+    const strip: string[] = [];
+    for (const name of headers.keys()) if (name.startsWith(HEADER_PREFIX)) strip.push(name);
 
     const rule = extensions[FEATURE_EXTENSION] ? undefined : matchRule(this.rules, http?.path ?? "/");
     const featureId = extensions[FEATURE_EXTENSION] || rule?.feature;
@@ -164,8 +167,7 @@ function allowed(customerId: string, featureId: string, remaining: number | unde
   if (remaining !== undefined) headers.push(header("x-entitlement-remaining", String(remaining)));
   if (fallback) headers.push(header("x-entitlement-fallback", "true"));
   // Only names we do not set ourselves: Envoy may apply removals after additions.
-  const ours = new Set(headers.map((h) => h.header.key));
-  const ok: NonNullable<WireCheckResponse["ok_response"]> = { headers, headers_to_remove: strip.filter((name) => !ours.has(name)) };
+  const ok: NonNullable<WireCheckResponse["ok_response"]> = { headers, headers_to_remove: strip.length === 0 ? strip : strip.filter((name) => !headers.some((h) => h.header.key === name)) };
   // The client sees its remaining quota too, as with the filter.
   if (remaining !== undefined) ok.response_headers_to_add = [header("x-entitlement-remaining", String(remaining))];
   return { status: { code: GRPC_OK }, ok_response: ok };

@@ -87,14 +87,14 @@ type Outcome = { decision: Decision; fallback?: undefined } | { fallback: Fallba
 function featureQuery(request: WireTypedRequest): FeatureQuery {
   const customerId = requiredId(request.customer_id, "customer_id");
   const featureId = requiredId(request.feature_id, "feature_id");
-  const options = request.options ?? {};
+  const options = request.options;
   return {
     customerId,
     featureId,
     resourceId: optionalId(request.resource_id, "resource_id"),
-    requestedUsage: optionalRequestedUsage(options.requested_usage, "options.requested_usage"),
-    requestedValues: stringList(options.requested_values, "options.requested_values"),
-    perCall: perCallFallback(options.fallback),
+    requestedUsage: optionalRequestedUsage(options?.requested_usage, "options.requested_usage"),
+    requestedValues: stringList(options?.requested_values, "options.requested_values"),
+    perCall: perCallFallback(options?.fallback),
   };
 }
 
@@ -186,14 +186,13 @@ export class SidecarService {
 
   private outcome(query: FeatureQuery, expectType: EntitlementKind | undefined, entry: CustomerEntitlements | undefined): Outcome {
     const check = { featureId: query.featureId, requestedUsage: query.requestedUsage, requestedValues: query.requestedValues, expectType };
-    const sources = { perCall: query.perCall, global: this.global };
     if (entry === undefined) {
       const kind = expectType ?? untypedFallbackKind(check, query.perCall);
-      return this.counted({ fallback: resolveFallback(kind, query.featureId, sources) }, "upstream_unavailable");
+      return this.counted({ fallback: resolveFallback(kind, query.featureId, { perCall: query.perCall, global: this.global }) }, "upstream_unavailable");
     }
     const decision = evaluate(entry, check, this.now());
     if (expectType !== undefined && decision.accessDeniedReason === "FeatureTypeMismatch") {
-      const fallback = resolveFallback(expectType, query.featureId, { ...sources, reason: "FeatureTypeMismatch" });
+      const fallback = resolveFallback(expectType, query.featureId, { perCall: query.perCall, global: this.global, reason: "FeatureTypeMismatch" });
       return this.counted({ fallback }, "feature_type_mismatch");
     }
     return this.counted({ decision });
