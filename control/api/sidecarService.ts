@@ -102,6 +102,11 @@ function head(outcome: Outcome): WireDecisionHead {
   return outcome.decision ? decisionHead(outcome.decision) : fallbackHead(outcome.fallback);
 }
 
+/** The answer: the head (a new object) with the rest set on it; no object spread on the hot path. */
+function withHead<T extends object>(outcome: Outcome, rest: T): WireDecisionHead & T {
+  return Object.assign(head(outcome), rest);
+}
+
 export class SidecarService {
   private readonly reader: EntitlementReader;
   private readonly usage: UsageWriter;
@@ -210,41 +215,40 @@ export class SidecarService {
 
   // The typed reads throw RequestError synchronously on a bad request (runUnary answers INVALID_ARGUMENT).
   private getBoolean(request: WireTypedRequest, context: CallContext): object | Promise<object> {
-    return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) => ({
-      ...head(outcome),
-      entitlement: outcome.decision ? booleanFromDecision(outcome.decision) : booleanFromFallback(),
-    }));
+    return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) =>
+      withHead(outcome, { entitlement: outcome.decision ? booleanFromDecision(outcome.decision) : booleanFromFallback() }),
+    );
   }
 
   private getNumeric(request: WireTypedRequest, context: CallContext): object | Promise<object> {
-    return this.answer(featureQuery(request), "NUMERIC", context, (outcome) => ({
-      ...head(outcome),
-      entitlement: outcome.decision ? numericFromDecision(outcome.decision) : numericFromFallback(outcome.fallback),
-    }));
+    return this.answer(featureQuery(request), "NUMERIC", context, (outcome) =>
+      withHead(outcome, { entitlement: outcome.decision ? numericFromDecision(outcome.decision) : numericFromFallback(outcome.fallback) }),
+    );
   }
 
   private getMetered(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     const query = featureQuery(request);
     return this.answer(query, "METERED", context, (outcome) => {
       if (outcome.decision) {
-        return { ...head(outcome), requested_usage: outcome.decision.requestedUsage, entitlement: meteredFromDecision(outcome.decision) };
+        return withHead(outcome, { requested_usage: outcome.decision.requestedUsage, entitlement: meteredFromDecision(outcome.decision) });
       }
       const requested = query.requestedUsage ?? outcome.fallback.requestedUsage ?? 0;
-      return { ...head(outcome), requested_usage: requested, entitlement: meteredFromFallback(outcome.fallback) };
+      return withHead(outcome, { requested_usage: requested, entitlement: meteredFromFallback(outcome.fallback) });
     });
   }
 
   private getEnum(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     const query = featureQuery(request);
-    return this.answer(query, "ENUM", context, (outcome) => ({
-      ...head(outcome),
-      requested_values: query.requestedValues ?? [],
-      entitlement: outcome.decision ? enumFromDecision(outcome.decision) : enumFromFallback(outcome.fallback),
-    }));
+    return this.answer(query, "ENUM", context, (outcome) =>
+      withHead(outcome, {
+        requested_values: query.requestedValues ?? [],
+        entitlement: outcome.decision ? enumFromDecision(outcome.decision) : enumFromFallback(outcome.fallback),
+      }),
+    );
   }
 
   private getEntitlement(request: WireTypedRequest, context: CallContext): object | Promise<object> {
-    return this.answer(featureQuery(request), undefined, context, (outcome) => ({ ...head(outcome), ...this.oneof(outcome) }));
+    return this.answer(featureQuery(request), undefined, context, (outcome) => withHead(outcome, this.oneof(outcome)));
   }
 
   private oneof(outcome: Outcome): WireEntitlementOneof {
@@ -268,7 +272,7 @@ export class SidecarService {
       featureQuery({ customer_id: customerId, feature_id: featureId, resource_id: request.resource_id, options: request.options }),
       undefined,
       context,
-      (outcome) => ({ entitlement: { ...head(outcome), ...this.oneof(outcome) } }),
+      (outcome) => ({ entitlement: withHead(outcome, this.oneof(outcome)) }),
     );
   }
 
