@@ -41,6 +41,18 @@ function header(key: string, value: string): WireHeaderValueOption {
   return { header: { key, value }, append: { value: false }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
 }
 
+/** Answers are only read (encoded) once built, so a constant header is one frozen object shared by all. */
+function constantHeader(key: string, value: string): WireHeaderValueOption {
+  const option = header(key, value);
+  Object.freeze(option.header);
+  Object.freeze(option.append);
+  return Object.freeze(option);
+}
+
+const ALLOW_HEADER = constantHeader("x-entitlement-decision", "allow");
+const FALLBACK_HEADER = constantHeader("x-entitlement-fallback", "true");
+const JSON_CONTENT_TYPE_HEADER = constantHeader("content-type", "application/json");
+
 /** Request headers by lower-cased name, from either encoding Envoy may use. */
 function requestHeaders(http: WireHttpRequest | undefined): Map<string, string> {
   const out = new Map<string, string>();
@@ -160,12 +172,12 @@ export class ExtAuthzService {
 
 function allowed(customerId: string, featureId: string, remaining: number | undefined, strip: string[], fallback: boolean): WireCheckResponse {
   const headers = [
-    header("x-entitlement-decision", "allow"),
+    ALLOW_HEADER,
     header("x-entitlement-customer", customerId),
     header("x-entitlement-feature", featureId),
   ];
   if (remaining !== undefined) headers.push(header("x-entitlement-remaining", String(remaining)));
-  if (fallback) headers.push(header("x-entitlement-fallback", "true"));
+  if (fallback) headers.push(FALLBACK_HEADER);
   // Only names we do not set ourselves: Envoy may apply removals after additions.
   const ok: NonNullable<WireCheckResponse["ok_response"]> = { headers, headers_to_remove: strip.length === 0 ? strip : strip.filter((name) => !headers.some((h) => h.header.key === name)) };
   // The client sees its remaining quota too, as with the filter.
@@ -178,7 +190,7 @@ function denied(featureId: string, reason: string, tooMany: boolean): WireCheckR
     status: { code: tooMany ? GRPC_RESOURCE_EXHAUSTED : GRPC_PERMISSION_DENIED, message: "entitlement_denied" },
     denied_response: {
       status: { code: tooMany ? "TooManyRequests" : "Forbidden" },
-      headers: [header("content-type", "application/json")],
+      headers: [JSON_CONTENT_TYPE_HEADER],
       body: JSON.stringify({ error: "entitlement_denied", feature: featureId, reason }),
     },
   };
