@@ -132,27 +132,8 @@ function signedSize(v: number): number {
   return v < 0 ? 10 : varintSize(v);
 }
 
-/**
- * UTF-8 bytes of a string, as Buffer.byteLength counts them (a lone surrogate as 3); counted here for
- * short strings, where a native call costs more than the loop.
- */
-function utf8Length(s: string): number {
-  if (s.length >= 40) return Buffer.byteLength(s);
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if ((c & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2;
-      i++;
-    } else n += 2;
-  }
-  return n;
-}
-
 function stringSize(s: string): number {
-  const n = utf8Length(s);
+  const n = Buffer.byteLength(s);
   return varintSize(n) + n;
 }
 
@@ -208,7 +189,7 @@ class Writer {
    * Buffer (a lone surrogate becomes U+FFFD, EF BF BD). Same length either way.
    */
   string(s: string): void {
-    const n = utf8Length(s);
+    const n = Buffer.byteLength(s);
     this.varint(n);
     if (s.length >= 40) {
       this.pos += this.buf.write(s, this.pos, n, "utf8");
