@@ -132,14 +132,17 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       return r;
     };
 
-    log(`   check: ${h2load}; bare server at saturation`);
-    const bareSaturated = sane("bare server", await withCpu(bare.child, load(bare.port, TARGETS[0]!)));
-    const figures: Figure[] = [
-      figure("bare node:http2 server, saturation", `${count(bareSaturated.requestsPerSecond)} req/s (server CPU ${(bareSaturated.cpu * 100).toFixed(0)}%)`),
-    ];
-    const table = [["API", "saturation", "server CPU", "% of bare", "half-load rate (achieved: API / bare)", "p50", "p99", "bare p50 at that rate", "bare p99 at that rate", "p99 / bare"]];
+    log(`   check: ${h2load}`);
+    const figures: Figure[] = [];
+    const table = [["API", "saturation", "server CPU", "bare, same request, just before", "% of bare", "half-load rate (achieved: API / bare)", "p50", "p99", "bare p50 at that rate", "bare p99 at that rate", "p99 / bare"]];
     for (const target of TARGETS) {
-      log(`   check: ${target.name} at saturation, then both servers at half its rate`);
+      // The bare server right before each API, with the same request bytes: the ratio compares runs made
+      // under the same machine load and request size, not a ceiling measured minutes earlier.
+      log(`   check: bare server, then ${target.name} at saturation, then both servers at half its rate`);
+      const bareSaturated = sane("bare server", await withCpu(bare.child, load(bare.port, target)));
+      if (target === TARGETS[0]) {
+        figures.push(figure("bare node:http2 server, saturation", `${count(bareSaturated.requestsPerSecond)} req/s (server CPU ${(bareSaturated.cpu * 100).toFixed(0)}%)`));
+      }
       const allowedBefore = await allowedSoFar();
       const saturated = sane(target.name, await withCpu(server.child, load(server.grpcPort, target)));
       const allowed = (await allowedSoFar()) - allowedBefore;
@@ -155,13 +158,14 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       const p50 = percentile(half.latenciesMs, 50);
       const bareP50 = percentile(bareHalf.latenciesMs, 50);
       figures.push(
-        figure(`${target.name}, saturation`, `${count(saturated.requestsPerSecond)} req/s (${(share * 100).toFixed(0)}% of bare)`, { text: "≥ 80% of bare", holds: share >= 0.8 }),
+        figure(`${target.name}, saturation`, `${count(saturated.requestsPerSecond)} req/s (${(share * 100).toFixed(0)}% of bare's ${count(bareSaturated.requestsPerSecond)})`, { text: "≥ 80% of bare", holds: share >= 0.8 }),
         figure(`${target.name}, p50 / p99 at ${count(rate)} req/s`, `${ms(p50)} / ${ms(p99)}`),
         figure(`${target.name}, p99 vs bare p99 (${ms(bareP99)}) at that rate`, ratio(p99 / bareP99), { text: "≤ 2×", holds: p99 / bareP99 <= 2 }),
       );
       if (target.name === "ext_authz Check") figures.push(figure("ext_authz Check p50 beside the bare server's p50", `${ms(p50, 3)} vs ${ms(bareP50, 3)}`));
       table.push([
-        target.name, `${count(saturated.requestsPerSecond)} req/s`, `${(saturated.cpu * 100).toFixed(0)}%`, `${(share * 100).toFixed(0)}%`,
+        target.name, `${count(saturated.requestsPerSecond)} req/s`, `${(saturated.cpu * 100).toFixed(0)}%`,
+        `${count(bareSaturated.requestsPerSecond)} req/s (CPU ${(bareSaturated.cpu * 100).toFixed(0)}%)`, `${(share * 100).toFixed(0)}%`,
         `${count(rate)} req/s (${count(half.requestsPerSecond)} / ${count(bareHalf.requestsPerSecond)})`,
         ms(p50), ms(p99), ms(bareP50), ms(bareP99), ratio(p99 / bareP99),
       ]);
@@ -174,6 +178,7 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       table,
       notes: [
         "Context: Stigg publishes ~1,200 rps with p95 < 10 ms for its Sidecar on 1 vCPU; OPA-Envoy's published ext_authz handler medians are 270–730 µs. The bare server is the same Node HTTP/2 stack doing no gRPC decoding and no lookup, so the % of bare is what our gRPC layer and evaluation cost.",
+        "Each API's % of bare is against a bare-server run made just before it with the same request bytes, so both see the same machine load; the first such run (GetBooleanEntitlement's request) is the bare figure above.",
         "Server CPU is the server process's CPU time over the run's wall time (one Node thread plus libuv/GC helpers, so it can exceed 100%); near 100% means the server, not h2load, set the saturation rate. On a 2-vCPU machine h2load and the server get one core each.",
         "h2load counts HTTP 200 as success and cannot see grpc-status: each API was first called once with grpc-js and checked to grant access, and after every saturation run the control plane's allow-decision counter must have grown by at least h2load's success count, so the rates are real decisions, not fast errors.",
       ],
