@@ -1,9 +1,9 @@
-// The bottom of a fast-path call: what grpc-js's own server call does for one unary request, over the
-// raw HTTP/2 stream, behind the same ServerInterceptingCallInterface. The transport's interceptors
-// (rate limit, in-flight cap, status-details bound, undecodable requests, a bearer token) wrap it
-// unchanged, so a fast call is admitted, refused and answered exactly as grpc-js would. Statuses,
-// texts and deadline handling follow grpc-js 1.14 (server-interceptors.js); what differs is only
-// cost: no stream-decoder, no per-call header objects on success, one DATA write per answer.
+// A fast-path call: what grpc-js's own server call does for one unary request, over the raw HTTP/2
+// stream, behind the same ServerInterceptingCallInterface. Usually fastPath.ts's UnaryServing drives it
+// directly and applies the limits as plain admission steps; when the transport has an interceptor with
+// no plain form, the interceptors wrap it unchanged, as grpc-js would. Statuses, texts and deadline
+// handling follow grpc-js 1.14 (server-interceptors.js); what differs is only cost: no stream-decoder,
+// no per-call header objects or closures on success, one DATA write per answer.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { TLSSocket } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
