@@ -33,6 +33,11 @@ export function decodeFailuresAsValues(definition: grpc.ServiceDefinition): grpc
 }
 
 /** Answers a request marked by decodeFailuresAsValues with INVALID_ARGUMENT before the handler sees it. */
+/** The INVALID_ARGUMENT text for request bytes that do not decode (also used by the fast path). */
+export function undecodableDetails(methodName: string, reason: string): string {
+  return `request: not a valid ${methodName} request message (${reason})`;
+}
+
 export const undecodableRequestInterceptor: grpc.ServerInterceptor = (method, call) => {
   const listener = new grpc.ServerListenerBuilder()
     .withOnReceiveMessage((message: unknown, next) => {
@@ -41,7 +46,7 @@ export const undecodableRequestInterceptor: grpc.ServerInterceptor = (method, ca
         return;
       }
       const methodName = method.path.slice(method.path.lastIndexOf("/") + 1);
-      call.sendStatus({ code: grpc.status.INVALID_ARGUMENT, details: `request: not a valid ${methodName} request message (${message[UNDECODABLE]})` });
+      call.sendStatus({ code: grpc.status.INVALID_ARGUMENT, details: undecodableDetails(methodName, message[UNDECODABLE]) });
     })
     .build();
   return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());

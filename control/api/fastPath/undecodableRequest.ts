@@ -1,9 +1,10 @@
 // Request bytes that are not a valid protobuf message, on the fast path: the decoder returns the failure
 // as a value and an admission step answers it with INVALID_ARGUMENT, in the place and with the text of
-// control/security/undecodableRequests.ts's interceptor (which the fast path stands in for; a test
-// compares both answers).
+// control/security/undecodableRequests.ts's interceptor, which the fast path stands in for (one text,
+// `undecodableDetails`; a test compares both answers).
 import * as grpc from "@grpc/grpc-js";
 import type { MethodAdmission, Refusal } from "../../limits/callAdmission.ts";
+import { undecodableDetails } from "../../security/undecodableRequests.ts";
 
 export class UndecodableRequest {
   constructor(readonly reason: string) {}
@@ -25,7 +26,7 @@ class UndecodableAdmission implements MethodAdmission {
 
   checkMessage(message: unknown): Refusal | undefined {
     if (!(message instanceof UndecodableRequest)) return undefined;
-    return { code: grpc.status.INVALID_ARGUMENT, details: `request: not a valid ${this.methodName} request message (${message.reason})` };
+    return { code: grpc.status.INVALID_ARGUMENT, details: undecodableDetails(this.methodName, message.reason) };
   }
 }
 
