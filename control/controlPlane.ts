@@ -169,6 +169,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
       extAuthzRules: settings.extAuthzRules,
       readiness,
       transport: hardening.api,
+      ...(hardening.apiPendingCallCap ? { pendingCallCap: hardening.apiPendingCallCap } : {}),
       fastPath: settings.grpcFastPath,
     }).catch((err: unknown) => {
       throw listenError("the API gRPC server", "GRPC_PORT", settings.grpcPort, err);

@@ -16,6 +16,7 @@ import { HEALTH_PROTO_FILE, healthProtoDir, HealthService } from "./grpcHealth.t
 import { reflectionRegistrations } from "./reflection.ts";
 import { SIDECAR_PROTO_FILE, SIDECAR_PROTO_ROOT, SIDECAR_SERVICE_NAME, sidecarServiceDefinition } from "./sidecarProto.ts";
 import { SidecarService } from "./sidecarService.ts";
+import { capPendingCalls, type PendingCallCap } from "./pendingCallCap.ts";
 import { unaryHandlers } from "./unaryCall.ts";
 import { attachFastPath, type FastPathHandle } from "./fastPath/fastPath.ts";
 
@@ -37,8 +38,10 @@ export interface ApiServerOptions {
   healthPollMs?: number;
   /** Clock for usage-period rollover (tests). */
   now?: () => number;
-  /** TLS, rate limits, in-flight cap and message sizes (control/security/serverHardening.ts). */
+  /** TLS, rate limits and message sizes (control/security/serverHardening.ts). */
   transport?: GrpcTransport;
+  /** MAX_INFLIGHT_UPSTREAM: taken by every API call while its answer is pending (pendingCallCap.ts). */
+  pendingCallCap?: PendingCallCap;
   /** GRPC_FAST_PATH: the hot check methods on raw HTTP/2 (fastPath/); false = grpc-js only. Default true. */
   fastPath?: boolean;
 }
@@ -103,8 +106,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const health = new HealthService(API_SERVICE_NAMES);
   const apis = loadApis();
-  const sidecarMethods = sidecar.unaryMethods();
-  const extAuthzMethods = extAuthz.unaryMethods();
+  const cap = options.pendingCallCap;
+  const sidecarMethods = cap ? capPendingCalls(sidecar.unaryMethods(), cap) : sidecar.unaryMethods();
+  const extAuthzMethods = cap ? capPendingCalls(extAuthz.unaryMethods(), cap) : extAuthz.unaryMethods();
   const registrations: GrpcServiceRegistration[] = [
     { definition: apis.sidecar, handlers: unaryHandlers(sidecarMethods) },
     { definition: apis.extAuthz, handlers: unaryHandlers(extAuthzMethods) },

@@ -54,7 +54,18 @@ const UPSTREAM_STATUS: Readonly<Record<UpstreamError["kind"], grpc.status>> = {
   internal: grpc.status.INTERNAL,
 };
 
+/** A failure that is already a gRPC status (e.g. a limit refusing the call). */
+export class CallStatusError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export function statusOf(error: unknown): { code: grpc.status; details: string } {
+  if (error instanceof CallStatusError) return { code: error.code, details: error.message };
   if (error instanceof RequestError) return { code: grpc.status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof UpstreamError) return { code: UPSTREAM_STATUS[error.kind], details: error.message };
   return { code: grpc.status.INTERNAL, details: "internal error" };

@@ -46,6 +46,11 @@ export function rateLimitInterceptor(options: RateLimitInterceptorOptions): grpc
   return admissionInterceptor(rateLimitStep(options));
 }
 
+/** The RESOURCE_EXHAUSTED text of a full in-flight cap (the interceptor's and the API's pending-call cap). */
+export function overloadedDetails(max: number, settingName: string): string {
+  return `server overloaded: ${max} calls already in progress (${settingName}); retry with backoff`;
+}
+
 export interface InflightInterceptorOptions {
   limiter: InflightLimiter;
   methods: MethodSelector;
@@ -66,7 +71,7 @@ class InflightAdmission implements MethodAdmission {
     this.options.onRefused?.(this.path);
     return {
       code: grpc.status.RESOURCE_EXHAUSTED,
-      details: `server overloaded: ${this.options.limiter.max} calls already in progress (${this.options.settingName}); retry with backoff`,
+      details: overloadedDetails(this.options.limiter.max, this.options.settingName),
     };
   }
 

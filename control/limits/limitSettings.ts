@@ -84,7 +84,7 @@ export const LIMIT_SETTINGS: readonly SettingSpec[] = [
     env: "MAX_INFLIGHT_UPSTREAM",
     flag: "--max-inflight-upstream",
     group: "Limits",
-    help: "Calls that may be in progress at once across the Sidecar API, ext_authz and FilterSync FetchCustomer (the calls that can wait on Stigg); more get RESOURCE_EXHAUSTED at once instead of queueing. 0 = no cap.",
+    help: "Calls that may be waiting at once (on Stigg, or a usage report on its way) across the Sidecar API, ext_authz and FilterSync FetchCustomer; more get RESOURCE_EXHAUSTED at once instead of queueing. API calls answered from the cache never count, so they are answered while the cap is full. 0 = no cap.",
     defaultText: "1000",
     defaultValue: 1000,
     parse: (raw) => whole(raw, 0, 1_000_000, "calls"),

@@ -15,6 +15,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { BearerToken } from "./bearerToken.ts";
 import { ReloadingCertificates } from "./certificateFiles.ts";
+import type { PendingCallCap } from "../api/pendingCallCap.ts";
 import { bearerAuthInterceptor } from "./grpcBearerAuth.ts";
 import { serverCredentials, type GrpcTransport } from "./grpcTransport.ts";
 import { registerAdminAuth, registerClosedAdmin } from "./httpSecurity.ts";
@@ -45,6 +46,8 @@ export interface HttpHardening {
 export interface ServerHardening {
   sync: GrpcTransport;
   api: GrpcTransport;
+  /** MAX_INFLIGHT_UPSTREAM on the API port, taken by calls whose answer is pending (see control/api/pendingCallCap.ts). */
+  apiPendingCallCap?: PendingCallCap;
   http: HttpHardening;
 }
 
@@ -123,7 +126,12 @@ export function serverHardening(settings: ControlPlaneSettings, logger: Logger, 
       }),
     );
   }
-  if (settings.maxInflightUpstream > 0) apiInterceptors.push(inflight("grpc"));
+  // On the API port the same cap is taken by the handlers, and only by calls that wait: a cache hit never
+  // counts, so a Stigg outage that fills the cap with waiting misses does not refuse answerable calls.
+  const apiPendingCallCap: PendingCallCap | undefined =
+    settings.maxInflightUpstream > 0
+      ? { limiter: upstream, settingName: "MAX_INFLIGHT_UPSTREAM", onRefused: () => refused?.inc({ server: "grpc", reason: "overloaded" }) }
+      : undefined;
 
   const syncTls = certificates(settings, "sync", logger);
   const apiTls = certificates(settings, "grpc", logger);
@@ -139,6 +147,7 @@ export function serverHardening(settings: ControlPlaneSettings, logger: Logger, 
   return {
     sync: { credentials: serverCredentials(syncTls), interceptors: syncInterceptors, channelOptions, wrapService },
     api: { credentials: serverCredentials(apiTls), interceptors: apiInterceptors, channelOptions, wrapService },
+    ...(apiPendingCallCap ? { apiPendingCallCap } : {}),
     http: {
       ...(httpTls ? { tls: httpTls } : {}),
       protect(app, probePaths) {
