@@ -6,27 +6,13 @@ import * as grpc from "@grpc/grpc-js";
 import { loadExtAuthzPackage } from "../../control/api/extAuthzProto.ts";
 import { loadHealthPackage } from "../../control/api/grpcHealth.ts";
 import { loadSidecarPackage } from "../../control/api/sidecarProto.ts";
-import { defaultSettings } from "../../control/config/settings.ts";
-import { startControlPlane, type ControlPlane } from "../../control/controlPlane.ts";
-import { createLogger } from "../../control/log.ts";
-import { Metrics } from "../../control/metrics/metrics.ts";
+import type { ControlPlane } from "../../control/controlPlane.ts";
 import { unaryCall } from "./support/grpcUnary.ts";
+import { startLoopbackControlPlane } from "./support/loopbackControlPlane.ts";
 import { StreamReader, syncClient } from "./support/syncClient.ts";
 
-async function plane(t: TestContext): Promise<ControlPlane> {
-  const cp = await startControlPlane(
-    {
-      ...defaultSettings(),
-      syncPort: 0,
-      grpcPort: 0,
-      httpPort: 0,
-      bindAddress: "127.0.0.1",
-      extAuthzRules: [{ pathPrefix: "/api/reports", feature: "feature-reports" }],
-    },
-    { logger: createLogger("silent"), metrics: new Metrics({ processMetrics: false }) },
-  );
-  t.after(() => cp.close());
-  return cp;
+function plane(t: TestContext): Promise<ControlPlane> {
+  return startLoopbackControlPlane(t, { extAuthzRules: [{ pathPrefix: "/api/reports", feature: "feature-reports" }] });
 }
 
 function clients(t: TestContext, port: number): { sidecar: grpc.Client; authz: grpc.Client; health: grpc.Client } {

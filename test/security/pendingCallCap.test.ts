@@ -4,37 +4,25 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { defaultSettings } from "../../control/config/settings.ts";
-import { startControlPlane } from "../../control/controlPlane.ts";
-import { createLogger } from "../../control/log.ts";
-import { Metrics } from "../../control/metrics/metrics.ts";
 import { loadSidecarPackage } from "../../control/api/sidecarProto.ts";
 import { startStiggEmulator } from "../stigg/emulator.ts";
 import { ACME } from "../control/stiggUpstreamHarness.ts";
 import { rejection, unaryCall } from "../control/support/grpcUnary.ts";
+import { startLoopbackControlPlane } from "../control/support/loopbackControlPlane.ts";
 
 for (const fastPath of [true, false]) {
   test(`with the cap full of calls waiting on Stigg, a cached customer is still answered and another miss is refused (${fastPath ? "fast path" : "grpc-js only"})`, async (t) => {
     const stigg = await startStiggEmulator({ customers: { acme: ACME, "cold-1": ACME, "cold-2": ACME, "cold-3": ACME } });
     t.after(() => stigg.close());
-    const cp = await startControlPlane(
-      {
-        ...defaultSettings(),
-        syncPort: 0,
-        grpcPort: 0,
-        httpPort: 0,
-        bindAddress: "127.0.0.1",
-        serverApiKey: stigg.apiKey,
-        apiUrl: stigg.url,
-        edgeApiUrl: stigg.edgeUrl,
-        wsUrl: stigg.wsUrl,
-        wsEnabled: false,
-        maxInflightUpstream: 2,
-        grpcFastPath: fastPath,
-      },
-      { logger: createLogger("silent"), metrics: new Metrics({ processMetrics: false }) },
-    );
-    t.after(() => cp.close());
+    const cp = await startLoopbackControlPlane(t, {
+      serverApiKey: stigg.apiKey,
+      apiUrl: stigg.url,
+      edgeApiUrl: stigg.edgeUrl,
+      wsUrl: stigg.wsUrl,
+      wsEnabled: false,
+      maxInflightUpstream: 2,
+      grpcFastPath: fastPath,
+    });
     const pkg = grpc.loadPackageDefinition(loadSidecarPackage()) as unknown as { stigg: { sidecar: { v1: { SidecarService: grpc.ServiceClientConstructor } } } };
     const client = new pkg.stigg.sidecar.v1.SidecarService(`127.0.0.1:${cp.grpcPort}`, grpc.credentials.createInsecure());
     t.after(() => client.close());
