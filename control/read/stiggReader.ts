@@ -240,11 +240,12 @@ export class StiggReader implements EntitlementReader, UsageWriter {
   /**
    * After the event stream reconnects, events may have been missed: re-fetch what was cached before,
    * most recently used first, in the background and within a share of the Edge budget. Nothing is
-   * flushed, so reads keep hitting the cache meanwhile.
+   * flushed, so reads keep hitting the cache meanwhile. `fetchedBeforeMs` limits it to older entries
+   * (default: everything fetched until now).
    */
-  revalidate(): Promise<void> {
+  revalidate(fetchedBeforeMs?: number): Promise<void> {
     const generation = ++this.revalidationGeneration;
-    const cutoff = this.now();
+    const cutoff = fetchedBeforeMs ?? this.now();
     const queue = this.cache.byRecency().filter((item) => item.meta.fetchedAtMs < cutoff);
     this.revalidation.runs += 1;
     this.revalidation.running = true;
@@ -259,7 +260,9 @@ export class StiggReader implements EntitlementReader, UsageWriter {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
         if (this.closed || generation !== this.revalidationGeneration) return;
         try {
-          await this.shared(item.customerId, item.resourceId, undefined, this.missTimeoutMs * 4);
+          // From Stigg itself: the second-level cache may hold the very value being doubted (every
+          // replica lost the stream, or this one wrote it before a restart).
+          await this.shared(item.customerId, item.resourceId, undefined, this.missTimeoutMs * 4, true);
           this.revalidation.refreshed += 1;
         } catch {
           this.revalidation.failed += 1;
@@ -292,27 +295,27 @@ export class StiggReader implements EntitlementReader, UsageWriter {
   }
 
   /** One fetch per key, shared by every reader; each waiter stops at its own bound. */
-  private shared(customerId: string, resourceId: string | undefined, signal: AbortSignal | undefined, timeoutMs: number): Promise<CustomerEntitlements> {
+  private shared(customerId: string, resourceId: string | undefined, signal: AbortSignal | undefined, timeoutMs: number, upstreamOnly = false): Promise<CustomerEntitlements> {
     const key = entityKey(customerId, resourceId);
     const wait: { signal?: AbortSignal; timeoutMs: number } = { timeoutMs };
     if (signal) wait.signal = signal;
-    return this.flights.run(key, () => this.fetchAndStore(key, customerId, resourceId), wait);
+    return this.flights.run(key, () => this.fetchAndStore(key, customerId, resourceId, upstreamOnly), wait);
   }
 
-  private async fetchAndStore(key: string, customerId: string, resourceId: string | undefined): Promise<CustomerEntitlements> {
+  private async fetchAndStore(key: string, customerId: string, resourceId: string | undefined, upstreamOnly: boolean): Promise<CustomerEntitlements> {
     this.overtaken.delete(key);
     this.inFlight.add(key);
     try {
-      return await this.fetchAndStoreOnce(key, customerId, resourceId);
+      return await this.fetchAndStoreOnce(key, customerId, resourceId, upstreamOnly);
     } finally {
       this.inFlight.delete(key);
       this.overtaken.delete(key);
     }
   }
 
-  private async fetchAndStoreOnce(key: string, customerId: string, resourceId: string | undefined): Promise<CustomerEntitlements> {
+  private async fetchAndStoreOnce(key: string, customerId: string, resourceId: string | undefined, upstreamOnly: boolean): Promise<CustomerEntitlements> {
     const started = this.cache.seq;
-    const fromSecondLevel = await this.fromSecondLevel(customerId, resourceId);
+    const fromSecondLevel = upstreamOnly ? undefined : await this.fromSecondLevel(customerId, resourceId);
     if (fromSecondLevel) {
       this.store(key, fromSecondLevel.fetched, started, fromSecondLevel.fetchedAtMs);
       return fromSecondLevel.fetched.entitlements;

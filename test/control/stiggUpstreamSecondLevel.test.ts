@@ -48,7 +48,7 @@ async function startRedis(): Promise<{ port: number; stop(): Promise<void> }> {
   };
 }
 
-function replica(stigg: StiggEmulator, redisPort: number): { upstream: StiggUpstream; store: EntitlementStore } {
+function replica(stigg: StiggEmulator, redisPort: number, tuning?: { unstreamedTtlMs: number }): { upstream: StiggUpstream; store: EntitlementStore } {
   const logger = createLogger("silent");
   const metrics = new Metrics({ processMetrics: false });
   const secondLevelCache = createSecondLevelCache({ ...defaultSettings(), redisEnvironmentPrefix: "eg-test", redisPort, redisHost: "127.0.0.1" }, logger, metrics);
@@ -67,6 +67,7 @@ function replica(stigg: StiggEmulator, redisPort: number): { upstream: StiggUpst
     logger,
     metrics,
     secondLevelCache,
+    ...(tuning ? { tuning } : {}),
   });
   return { upstream, store };
 }
@@ -107,4 +108,47 @@ test("a customer one replica fetched from Edge is read from Redis by the other, 
   const third = await c.upstream.reader.read("acme", undefined);
   assert.equal(third.entry?.entitlements.length, 1, "Redis holds the updated value");
   assert.equal(stigg.requestCount("entitlements-state", { customerId: "acme" }), 1);
+});
+
+test("a restarted replica answers from Redis while its event stream is still connecting, then re-reads what it took once connected", { skip: installed ? false : "redis-server not installed" }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const stigg = await startStiggEmulator({ customers: { acme: ACME } });
+  t.after(() => stigg.close());
+  const edgeReads = (): number => stigg.requestCount("entitlements-state", { customerId: "acme" });
+  // Entries older than 50 ms count as old without a stream, so what Redis holds is "old" by the restart.
+  const tuning = { unstreamedTtlMs: 50 };
+  const first = replica(stigg, redis.port, tuning);
+  await first.upstream.start(first.store);
+  await stigg.waitUntil(() => first.upstream.stream?.healthy === true, 3000, "the first replica's stream");
+  await sleep(100);
+  await first.upstream.reader.read("acme", undefined);
+  assert.equal(edgeReads(), 1);
+  await sleep(100);
+  await first.upstream.stop();
+
+  // The restart: Stigg's WebSocket answers slowly, so the new replica's stream is still connecting.
+  stigg.setFault("ws", { latencyMs: 1_000 });
+  const restarted = replica(stigg, redis.port, tuning);
+  t.after(() => restarted.upstream.stop());
+  await restarted.upstream.start(restarted.store);
+  await sleep(100);
+  assert.equal(restarted.upstream.stream?.starting, true);
+  const warm = await restarted.upstream.reader.read("acme", undefined);
+  assert.equal(warm.entry?.entitlements.length, 2);
+  assert.equal(edgeReads(), 1, "answered from Redis, not Edge");
+  assert.ok(restarted.store.get("acme"), "and pushed to its filters");
+  stigg.clearFaults();
+  await stigg.waitUntil(() => restarted.upstream.stream?.healthy === true, 5000, "the restarted replica's stream");
+  await stigg.waitUntil(() => edgeReads() === 2, 3000, "the entry taken from Redis re-read from Edge after connecting");
+
+  // When the first connection fails, an old Redis entry is not trusted: that read goes to Edge.
+  stigg.setFault("ws", { refuseConnections: true });
+  const unlucky = replica(stigg, redis.port, tuning);
+  t.after(() => unlucky.upstream.stop());
+  await unlucky.upstream.start(unlucky.store);
+  await stigg.waitUntil(() => unlucky.upstream.stream?.state === "backing-off", 3000, "the refused stream");
+  await sleep(100);
+  await unlucky.upstream.reader.read("acme", undefined);
+  assert.equal(edgeReads(), 3);
 });

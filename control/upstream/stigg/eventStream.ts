@@ -58,6 +58,9 @@ export interface EventStreamOptions {
   instanceId?: string;
 }
 
+/** How long `starting` may hold when the first connection neither succeeds nor fails. */
+const FIRST_CONNECT_GRACE_MS = 10_000;
+
 export type EventStreamState = "idle" | "connecting" | "connected" | "backing-off" | "auth-failed" | "stopped";
 
 const ENTITLEMENT_FIELDS = /* GraphQL */ `
@@ -105,6 +108,7 @@ export class EventStream {
   private socket: WebSocket | undefined;
   private currentState: EventStreamState = "idle";
   private everConnected = false;
+  private startedAtMs = 0;
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -140,12 +144,22 @@ export class EventStream {
     return this.currentState === "connected";
   }
 
+  /**
+   * True during the stream's first connection attempt after start (at most FIRST_CONNECT_GRACE_MS): no
+   * failure seen yet, events expected shortly. A restarted control plane uses it to trust what the
+   * second-level cache holds instead of reading Edge once per customer before the stream is up.
+   */
+  get starting(): boolean {
+    return !this.everConnected && this.failures === 0 && this.currentState === "connecting" && Date.now() - this.startedAtMs < FIRST_CONNECT_GRACE_MS;
+  }
+
   get error(): string | undefined {
     return this.lastError;
   }
 
   start(): void {
     if (this.currentState !== "idle") return;
+    this.startedAtMs = Date.now();
     this.connect();
   }
 

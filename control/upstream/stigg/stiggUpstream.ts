@@ -61,6 +61,8 @@ export class StiggUpstream implements EntitlementSource {
   /** A refusal by the event stream or the start-up check is final; one seen on a request is not. */
   private authFailureFinal = false;
   private keyCheck: string | undefined;
+  /** Entries fetched before this (i.e. read from the second-level cache) predate this process. */
+  private readonly startedAtMs = Date.now();
 
   constructor(options: StiggUpstreamOptions) {
     this.options = options;
@@ -131,6 +133,9 @@ export class StiggUpstream implements EntitlementSource {
               this.metrics.eventStreamConnected.set(1);
               this.logger.info({ reconnect }, "Stigg event stream connected");
               if (reconnect) void this.reader.revalidate();
+              // Entries taken from the second-level cache while the stream was starting may predate this
+              // process and events it never saw: re-read them now, in the background, within the budget.
+              else if (options.secondLevelCache) void this.reader.revalidate(this.startedAtMs);
             },
             disconnected: (reason, wasConnected) => {
               this.metrics.eventStreamConnected.set(0);
@@ -153,7 +158,9 @@ export class StiggUpstream implements EntitlementSource {
     this.reader = new StiggReader({
       cache: this.cache,
       backend,
-      streamHealthy: () => stream?.healthy ?? false,
+      // While the stream makes its first connection, entries are trusted as if it were up (a restart is warm
+      // from the second-level cache); what was taken then is revalidated once it connects (above).
+      streamHealthy: () => (stream?.healthy ?? false) || (stream?.starting ?? false),
       missTimeoutMs: options.missTimeoutMs,
       maxStalenessMs: options.maxStalenessSeconds * 1000,
       edgeBudgetPerMinute: options.edgeBudgetPerMinute,
