@@ -1,5 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { startStiggEmulator, type StiggEmulator } from "./emulator.ts";
 import { ACME, PERIOD_END } from "./fixtures.ts";
 
@@ -14,9 +15,24 @@ describe("Stigg emulator Edge API", () => {
   const state = (body: Json): Json => (body["data"] as Json)["entitlementsState"] as Json;
 
   before(async () => {
-    emulator = await startStiggEmulator({ customers: { acme: ACME, "team/a b": { entitlements: { sso: { featureType: "BOOLEAN" } } } } });
+    emulator = await startStiggEmulator({ customers: { acme: ACME, "team/a b": { entitlements: { sso: { featureType: "BOOLEAN" } } }, ".": { entitlements: { sso: { featureType: "BOOLEAN" } } } } });
   });
   after(() => emulator.close());
+
+  test("a customer id of a single dot, sent encoded (%2E), is that customer and not a dot segment", async () => {
+    // fetch() would resolve %2E itself (WHATWG URL); node:http sends the path as written, as our Edge client does.
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(`${emulator.edgeUrl}/`, { path: "/v1/c/%2E/entitlements-state.json", headers: { "X-API-KEY": emulator.apiKey } }, (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on("error", reject).end();
+    });
+    const body = JSON.parse(text) as Json;
+    assert.equal(status, 200);
+    assert.equal(emulator.requestCount("entitlements-state", { customerId: "." }), 1);
+    assert.equal((state(body)["entitlementsV2"] as Json[]).length, 1);
+  });
 
   test("entitlements-state.json carries both lists in Stigg's shapes with ISO dates", async () => {
     const { status, body } = await get("/v1/c/acme/entitlements-state.json");

@@ -561,7 +561,9 @@ class Emulator implements StiggEmulator {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://emulator");
-    const path = url.pathname;
+    // The raw path, not url.pathname: WHATWG URL resolves an encoded `%2E` segment as `.`, which would turn
+    // a request for customer "." (sent as /v1/c/%2E/...) into another path.
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
     const method = req.method ?? "GET";
     if (path === "/health") {
       this.#record({ surface: "health", endpoint: "health", method, path, status: 200 }, req);
