@@ -11,6 +11,7 @@ import type { CustomerEntitlements } from "../../model/entitlements.ts";
 import type { SecondLevelCache, SecondLevelCacheHit, SecondLevelCacheStatus } from "../secondLevelCache.ts";
 import { entryKey, namespacePattern } from "./redisKeys.ts";
 import { DEFAULT_MAX_VALUE_BYTES, decodeValue, encodeEntryValue, encodeTombstone, isStorableTime } from "./redisValue.ts";
+import { GuardedConnector } from "./guardedConnector.ts";
 
 export interface RedisConnection {
   host: string;
@@ -102,6 +103,8 @@ export class RedisSecondLevelCache implements SecondLevelCache {
       ...(connection.password ? { password: connection.password } : {}),
       ...(connection.tls ? { tls: connection.tls === true ? {} : connection.tls } : {}),
       connectionName: "entitlement-gate-control",
+      // A socket that errors twice must not end the process (guardedConnector.ts).
+      Connector: GuardedConnector,
       // RESP2 works with every Redis we may meet (managed services lag); we need nothing from RESP3.
       protocol: 2,
       // Fail at once while disconnected instead of queueing reads that would answer too late anyway.
