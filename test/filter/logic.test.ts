@@ -95,6 +95,8 @@ describe("gate configuration", () => {
       [{ rules: [{ pathPrefix: "/a", feature: "f", requestedUsage: "1" }] }, "rules[0].requestedUsage: must be a number >= 0"],
       [{ rules: [{ pathPrefix: "/a", feature: "f", regex: "^/a" }] }, "rules[0].regex: unknown field"],
       [{ rules: [], dryRun: true }, "dryRun: unknown field"],
+      [{ rules: [], "": 1 }, '"": unknown field'],
+      [{ rules: [{ pathPrefix: "/a", feature: "f", "": 1 }] }, 'rules[0]."": unknown field'],
       [{ rules: [], customerHeader: "" }, "customerHeader: must be a header name (letters, digits and !#$%&'*+-.^_`|~)"],
       [{ rules: [], customerHeader: "x customer" }, "customerHeader: must be a header name (letters, digits and !#$%&'*+-.^_`|~)"],
       [{ rules: [], customerHeader: "X-Entitlement-Customer" },

@@ -69,7 +69,9 @@ export class ObjectFields {
     const keys = this.object.keys;
     for (let i = 0; i < keys.length; i++) {
       if (!this.used[i]) {
-        this.errors.add(fieldPath(this.path, unchecked(keys[i])), "unknown field");
+        // An empty key would leave the message starting with ": "; show it as the JSON it was written as.
+        const key = unchecked(keys[i]);
+        this.errors.add(fieldPath(this.path, key.length == 0 ? '""' : key), "unknown field");
         return;
       }
     }
