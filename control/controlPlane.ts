@@ -212,5 +212,6 @@ function startStigg(settings: ControlPlaneSettings, store: EntitlementStore, log
     logger,
     metrics,
     ...(secondLevelCache ? { secondLevelCache } : {}),
+    tuning: { pingIntervalMs: settings.eventStreamPingMs, pongTimeoutMs: settings.eventStreamPongTimeoutMs },
   });
 }

@@ -27,6 +27,9 @@ export interface ControlPlaneSettings extends TransportSecuritySettings, LimitSe
   cacheMaxSizeBytes: number;
   offline: boolean;
   missTimeoutMs: number;
+  /** Silence on the Stigg event stream before a ping; then the pong wait before reconnecting. */
+  eventStreamPingMs: number;
+  eventStreamPongTimeoutMs: number;
   /** 0 = a last known value is never served when Stigg cannot be reached. */
   maxStalenessSeconds: number;
   edgeBudgetPerMinute: number;
@@ -236,6 +239,26 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultText: "1500",
     defaultValue: 1500,
     parse: (raw) => wholeNumber(raw, 10, 60_000, "milliseconds"),
+  }),
+  spec({
+    key: "eventStreamPingMs",
+    env: "EVENT_STREAM_PING_MS",
+    flag: "--event-stream-ping-ms",
+    group: "Stigg cache and resilience",
+    help: "Silence on the Stigg event stream after which the control plane pings it. A stream that is open but silent hides changes for up to this plus EVENT_STREAM_PONG_TIMEOUT_MS; then it reconnects and re-reads what it holds.",
+    defaultText: "10000",
+    defaultValue: 10_000,
+    parse: (raw) => wholeNumber(raw, 1_000, 300_000, "milliseconds"),
+  }),
+  spec({
+    key: "eventStreamPongTimeoutMs",
+    env: "EVENT_STREAM_PONG_TIMEOUT_MS",
+    flag: "--event-stream-pong-timeout-ms",
+    group: "Stigg cache and resilience",
+    help: "How long a ping on the Stigg event stream may go unanswered before the stream counts as dead and reconnects.",
+    defaultText: "5000",
+    defaultValue: 5_000,
+    parse: (raw) => wholeNumber(raw, 500, 60_000, "milliseconds"),
   }),
   spec({
     key: "maxStalenessSeconds",

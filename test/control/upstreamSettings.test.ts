@@ -41,8 +41,9 @@ test("every Stigg variable is read, and flags win", () => {
         MISS_TIMEOUT_MS: "200",
         MAX_STALENESS_SECONDS: "0",
         EDGE_BUDGET_PER_MINUTE: "3000",
+        EVENT_STREAM_PING_MS: "2000",
       },
-      ["--miss-timeout-ms", "250"],
+      ["--miss-timeout-ms", "250", "--event-stream-pong-timeout-ms", "750"],
     ),
   );
   assert.equal(s.serverApiKey, "server-abc");
@@ -57,6 +58,8 @@ test("every Stigg variable is read, and flags win", () => {
   assert.equal(s.missTimeoutMs, 250);
   assert.equal(s.maxStalenessSeconds, 0);
   assert.equal(s.edgeBudgetPerMinute, 3000);
+  assert.equal(s.eventStreamPingMs, 2000);
+  assert.equal(s.eventStreamPongTimeoutMs, 750);
 });
 
 test("bad Stigg values are rejected naming the variable and the value (never the API key)", () => {
@@ -71,6 +74,7 @@ test("bad Stigg values are rejected naming the variable and the value (never the
       MAX_STALENESS_SECONDS: "-1",
       CACHE_MAX_SIZE_BYTES: "12abc",
       EDGE_BUDGET_PER_MINUTE: "0",
+      EVENT_STREAM_PING_MS: "100",
     },
     [],
   );
@@ -85,6 +89,7 @@ test("bad Stigg values are rejected naming the variable and the value (never the
     ["MAX_STALENESS_SECONDS", '"-1"'],
     ["CACHE_MAX_SIZE_BYTES", '"12abc"'],
     ["EDGE_BUDGET_PER_MINUTE", '"0"'],
+    ["EVENT_STREAM_PING_MS", '"100"'],
   ]) {
     assert.ok(result.errors.some((e) => e.startsWith(`${name}:`) && e.includes(value!)), `${name} ${value} in\n${text}`);
   }
