@@ -2,8 +2,9 @@
 // clone has none) and the no-op baseline (rebuilt when its source or the shared binding is newer).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { compileAssemblyScript } from "../filter/support/compileSpec.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const FILTER_WASM = join(REPO_ROOT, "build/entitlement_gate.wasm");
@@ -46,32 +47,7 @@ export async function ensureNoopBuilt(log: (line: string) => void): Promise<void
  * to the repo root) with the filter's release options (asconfig.json), so it differs from the filter only
  * in the plugin. Returns the binary; `outFile` is only the name asc is told to write.
  */
-export async function compilePlugin(entry: string, outFile: string): Promise<Uint8Array> {
-  const { default: asc } = await import("assemblyscript/asc");
-  // asc sees the .as file under a .ts name in the same folder, so its relative imports resolve.
-  const virtualName = entry.replace(/\.as$/, ".virtual.ts");
-  let binary: Uint8Array | undefined;
-  let errors = "";
-  const result = await asc.main(
-    [virtualName, "--baseDir", REPO_ROOT, "--outFile", outFile, "--optimizeLevel", "3", "--shrinkLevel", "0",
-      "--runtime", "incremental", "--exportStart", "_initialize", "--use", "abort=filter/assembly/binding/abort/onAbort", "--noColors"],
-    {
-      readFile: async (name: string, baseDir: string) => {
-        if (name === "asconfig.json") return null;
-        try {
-          return await readFile(name === virtualName ? join(REPO_ROOT, entry) : resolve(baseDir, name), "utf8");
-        } catch {
-          return null;
-        }
-      },
-      writeFile: async (name: string, contents: Uint8Array | string) => {
-        if (name.endsWith(".wasm") && typeof contents !== "string") binary = contents;
-      },
-      listFiles: async () => [],
-      stdout: { write: () => true } as unknown as NodeJS.WritableStream,
-      stderr: { write: (text: string | Uint8Array) => ((errors += String(text)), true) } as unknown as NodeJS.WritableStream,
-    } as unknown as Parameters<typeof asc.main>[1],
-  );
-  if (result.error || binary === undefined) throw new Error(`building ${entry} failed: ${result.error?.message ?? ""}\n${errors}`);
-  return binary;
+export function compilePlugin(entry: string, outFile: string): Promise<Uint8Array> {
+  return compileAssemblyScript(entry, ["--outFile", outFile, "--optimizeLevel", "3", "--shrinkLevel", "0",
+    "--runtime", "incremental", "--exportStart", "_initialize", "--use", "abort=filter/assembly/binding/abort/onAbort"]);
 }

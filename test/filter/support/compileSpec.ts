@@ -61,21 +61,28 @@ export async function compileSpec(entry: string): Promise<SpecModule> {
 }
 
 async function compileWithAsc(entry: string): Promise<Uint8Array> {
+  return compileAssemblyScript(entry, ["--outFile", "spec.wasm", "--runtime", "incremental", "--exportRuntime", "-O1"]);
+}
+
+/**
+ * Compiles a repo-relative AssemblyScript entry (any extension: asc sees it under a virtual `.ts` name in
+ * the same folder, so its relative imports resolve) in memory with the given asc options, and returns
+ * the binary. Nothing is written to disk; asconfig.json is ignored so only `options` apply.
+ */
+export async function compileAssemblyScript(entry: string, options: readonly string[]): Promise<Uint8Array> {
   const { default: asc } = await import("assemblyscript/asc");
-  // Same folder as the real file, so the spec's relative imports resolve unchanged.
   const virtualName = entry.replace(/\.[^./]+$/, "") + ".virtual.ts";
-  const specPath = resolve(repoRoot, entry);
+  const entryPath = resolve(repoRoot, entry);
   let binary: Uint8Array | undefined;
   let errors = "";
   const result = await asc.main(
-    [virtualName, "--baseDir", repoRoot, "--outFile", "spec.wasm", "--runtime", "incremental", "--exportRuntime", "-O1", "--noColors"],
+    [virtualName, "--baseDir", repoRoot, ...options, "--noColors"],
     {
       // asc runs with the repo root as its base directory.
       readFile: async (name: string, baseDir: string) => {
         if (name === "asconfig.json") return null;
-        const real = name === virtualName ? specPath : resolve(baseDir, name);
         try {
-          return await readFile(real, "utf8");
+          return await readFile(name === virtualName ? entryPath : resolve(baseDir, name), "utf8");
         } catch {
           return null;
         }
