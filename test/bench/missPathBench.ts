@@ -10,6 +10,7 @@ import { booleanRequest, grpcFrame, SIDECAR_SERVICE } from "./grpcWire.ts";
 import { h2loadAvailable, runH2load, type LoadResult } from "./h2load.ts";
 import { count, figure, median, ms, percentile, type SectionResult } from "./report.ts";
 import { startBenchStigg } from "./stiggControlPlane.ts";
+import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 const CONCURRENT = 1_000;
 // Bursts of 1,000 calls vary from one to the next on a busy machine: hit and miss bursts are
@@ -26,7 +27,7 @@ export async function missPathBench(log: (line: string) => void, _options: { qui
   }
   // Customers: 0 is the cached baseline; 1..ROUNDS+1 are each missed once (the first by a lone call).
   const stigg = await startBenchStigg(ROUNDS + 2, EDGE_LATENCY_MS);
-  const child = startTsChild("test/bench/missControlPlane.ts", [JSON.stringify({ apiKey: stigg.apiKey, url: stigg.url, edgeUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl })]);
+  const child = startTsChild("test/bench/missControlPlane.ts", [JSON.stringify(stiggUpstreamSettings(stigg))]);
   // The floor for any Node process taking the same burst: the check section's bare node:http2 server.
   const bare = startTsChild("test/bench/bareGrpcServer.ts", []);
   try {

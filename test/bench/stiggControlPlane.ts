@@ -6,6 +6,7 @@ import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
 import { startControlPlane } from "../../control/controlPlane.ts";
 import { customerId, FEATURES, tenFeaturePlan } from "./benchCustomers.ts";
 import { loopbackSettings } from "./controlPlaneInProcess.ts";
+import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 type EmulatedEntitlements = NonNullable<Parameters<StiggEmulator["setCustomer"]>[1]>["entitlements"];
 
@@ -31,7 +32,7 @@ export async function startStiggWorld(customers: number, edgeLatencyMs: number, 
   const stigg = await startBenchStigg(customers, edgeLatencyMs);
   const cp = await startControlPlane(
     loopbackSettings({
-      serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl,
+      ...stiggUpstreamSettings(stigg),
       // Only the propagation section wants events; elsewhere only misses reach Stigg.
       wsEnabled: events,
       extAuthzRules: [{ pathPrefix: "/reports", feature: FEATURES.boolean }],

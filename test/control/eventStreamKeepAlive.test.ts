@@ -6,15 +6,13 @@ import { StiggUpstream } from "../../control/upstream/stigg/stiggUpstream.ts";
 import { startStiggEmulator } from "../stigg/emulator.ts";
 import { ACME } from "./stiggUpstreamHarness.ts";
 import { startLoopbackControlPlane } from "./support/loopbackControlPlane.ts";
+import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 test("a silent event stream is reconnected after the configured ping and pong times", async (t) => {
   const stigg = await startStiggEmulator({ customers: { acme: ACME } });
   t.after(() => stigg.close());
   const cp = await startLoopbackControlPlane(t, {
-    serverApiKey: stigg.apiKey,
-    apiUrl: stigg.url,
-    edgeApiUrl: stigg.edgeUrl,
-    wsUrl: stigg.wsUrl,
+    ...stiggUpstreamSettings(stigg),
     eventStreamPingMs: 1_000,
     eventStreamPongTimeoutMs: 500,
   });

@@ -7,6 +7,7 @@ import { driveDecisions, eventually, startStatusPlane } from "../observability/s
 import { startStiggEmulator } from "../stigg/emulator.ts";
 import { ACME } from "./stiggUpstreamHarness.ts";
 import { StreamReader, syncClient } from "./support/syncClient.ts";
+import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 const TOKEN = "status-admin-token-0123456789";
 
@@ -127,7 +128,7 @@ test("never opens the admin view when no admin token is configured", async (t) =
 test("in Stigg mode shows the event stream and API key state, the hit ratio, and a revoked key", async (t) => {
   const stigg = await startStiggEmulator({ customers: { acme: ACME } });
   t.after(() => stigg.close());
-  const plane = await startStatusPlane(t, { serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl, missTimeoutMs: 500 });
+  const plane = await startStatusPlane(t, { ...stiggUpstreamSettings(stigg), missTimeoutMs: 500 });
   const up = await eventually("the event stream to connect", () => plane.status(), (s) => s.upstream.eventStreamConnected === true);
   assert.equal(up.upstream.kind, "stigg");
   assert.equal(up.upstream.eventStreamEnabled, true);

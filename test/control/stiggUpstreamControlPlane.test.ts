@@ -7,6 +7,7 @@ import { createLogger } from "../../control/log.ts";
 import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
 import { fetchCustomer, reportUsage, syncClient } from "./support/syncClient.ts";
 import { ACME } from "./stiggUpstreamHarness.ts";
+import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 function stiggSettings(stigg: StiggEmulator, overrides: Partial<ControlPlaneSettings> = {}): ControlPlaneSettings {
   return {
@@ -15,10 +16,7 @@ function stiggSettings(stigg: StiggEmulator, overrides: Partial<ControlPlaneSett
     httpPort: 0,
     grpcPort: 0,
     bindAddress: "127.0.0.1",
-    serverApiKey: stigg.apiKey,
-    apiUrl: stigg.url,
-    edgeApiUrl: stigg.edgeUrl,
-    wsUrl: stigg.wsUrl,
+    ...stiggUpstreamSettings(stigg),
     missTimeoutMs: 500,
     ...overrides,
   };

@@ -18,6 +18,7 @@ import { ACME } from "../stigg/fixtures.ts";
 import { MessageFuzzer } from "./support/protoMessages.ts";
 import { cases, fuzzSeed, Random } from "./support/random.ts";
 import * as loader from "@grpc/proto-loader";
+import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 const DEADLINE_MS = 3000;
 /** A field path (`customer_id`, `increments[3].delta`, `attributes.request.http.path`) then a colon. */
@@ -158,6 +159,6 @@ test("fuzzed requests to every gRPC method get an answer or INVALID_ARGUMENT nam
 test("the same in Stigg mode, reads and writes going to the Stigg emulator", async (t) => {
   const stigg = await startStiggEmulator({ customers: { acme: ACME } });
   t.after(() => stigg.close());
-  const cp = await plane(t, { serverApiKey: stigg.apiKey, apiUrl: stigg.url, edgeApiUrl: stigg.edgeUrl, wsUrl: stigg.wsUrl, missTimeoutMs: 500 });
+  const cp = await plane(t, { ...stiggUpstreamSettings(stigg), missTimeoutMs: 500 });
   await fuzzPlane(t, cp, "Stigg mode");
 });

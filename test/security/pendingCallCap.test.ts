@@ -9,16 +9,14 @@ import { startStiggEmulator } from "../stigg/emulator.ts";
 import { ACME } from "../control/stiggUpstreamHarness.ts";
 import { rejection, unaryCall } from "../control/support/grpcUnary.ts";
 import { startLoopbackControlPlane } from "../control/support/loopbackControlPlane.ts";
+import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 for (const fastPath of [true, false]) {
   test(`with the cap full of calls waiting on Stigg, a cached customer is still answered and another miss is refused (${fastPath ? "fast path" : "grpc-js only"})`, async (t) => {
     const stigg = await startStiggEmulator({ customers: { acme: ACME, "cold-1": ACME, "cold-2": ACME, "cold-3": ACME } });
     t.after(() => stigg.close());
     const cp = await startLoopbackControlPlane(t, {
-      serverApiKey: stigg.apiKey,
-      apiUrl: stigg.url,
-      edgeApiUrl: stigg.edgeUrl,
-      wsUrl: stigg.wsUrl,
+      ...stiggUpstreamSettings(stigg),
       wsEnabled: false,
       maxInflightUpstream: 2,
       grpcFastPath: fastPath,
