@@ -28,28 +28,21 @@ export function unaryCall<Res = Record<string, unknown>>(
   options: CallOptions = {},
 ): Promise<Res> {
   const m = method(definition, name);
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      m.path,
-      m.requestSerialize,
-      m.responseDeserialize,
-      request,
-      options.metadata ?? new grpc.Metadata(),
-      { deadline: Date.now() + (options.deadlineMs ?? 3000) },
-      (err, response) => (err ? reject(err) : resolve(response as Res)),
-    );
-  });
+  return call(client, m, m.requestSerialize, request, options) as Promise<Res>;
 }
 
 /** Sends `bytes` as the serialized request message, unchecked. */
 export function rawUnaryCall(client: grpc.Client, definition: grpc.ServiceDefinition, name: string, bytes: Buffer, options: CallOptions = {}): Promise<unknown> {
-  const m = method(definition, name);
+  return call(client, method(definition, name), (b: Buffer) => b, bytes, options);
+}
+
+function call<Req>(client: grpc.Client, m: grpc.MethodDefinition<unknown, unknown>, serialize: (request: Req) => Buffer, request: Req, options: CallOptions): Promise<unknown> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       m.path,
-      (b: Buffer) => b,
+      serialize,
       m.responseDeserialize,
-      bytes,
+      request,
       options.metadata ?? new grpc.Metadata(),
       { deadline: Date.now() + (options.deadlineMs ?? 3000) },
       (err, response) => (err ? reject(err) : resolve(response)),
