@@ -102,8 +102,11 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       notes: ["h2load is not installed: `apt-get install nghttp2-client` (Debian) and run `npm run bench -- check` again."],
     };
   }
-  const durationSeconds = options.quick ? 3 : 8;
+  const durationSeconds = options.quick ? 3 : 6;
   const warmUpSeconds = options.quick ? 1 : 2;
+  // The bare server's rate for the same work moves by up to 40% between runs minutes apart on these
+  // virtual machines: each API's share is the median over rounds of a bare run and an API run back to back.
+  const rounds = options.quick ? 1 : 3;
   const bare = await startChild("test/bench/bareGrpcServer.ts", []);
   const server = await startCheckServer(CUSTOMERS, log);
   try {
@@ -140,38 +143,51 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
       sane("warm-up", await load(bare.port, target));
     }
     const figures: Figure[] = [];
-    const table = [["API", "saturation", "server CPU", "bare, same request, just before", "% of bare", "half-load rate (achieved: API / bare)", "p50", "p99", "bare p50 at that rate", "bare p99 at that rate", "p99 / bare"]];
+    const table = [["API", "saturation (median round)", "server CPU", "bare, same request, just before", "% of bare (each round)", "half-load rate (achieved: API / bare)", "p50", "p99", "bare p50 at that rate", "bare p99 at that rate", "p99 / bare"]];
     for (const target of TARGETS) {
       // The bare server right before each API, with the same request bytes: the ratio compares runs made
       // under the same machine load and request size, not a ceiling measured minutes earlier.
-      log(`   check: bare server, then ${target.name} at saturation, then both servers at half its rate`);
-      const bareSaturated = sane("bare server", await withCpu(bare.child, load(bare.port, target)));
+      log(`   check: ${rounds} × (bare server, then ${target.name}) at saturation, then both servers at half its rate`);
+      const pairs: { bare: LoadResult & { cpu: number }; api: LoadResult & { cpu: number } }[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const bareRun = sane("bare server", await withCpu(bare.child, load(bare.port, target)));
+        const allowedBefore = await allowedSoFar();
+        const apiRun = sane(target.name, await withCpu(server.child, load(server.grpcPort, target)));
+        const allowed = (await allowedSoFar()) - allowedBefore;
+        if (allowed < apiRun.succeeded) {
+          throw new Error(`${target.name}: h2load counted ${apiRun.succeeded} answers but the control plane allowed only ${allowed}: errors under load`);
+        }
+        pairs.push({ bare: bareRun, api: apiRun });
+      }
+      const shareOf = (p: (typeof pairs)[number]): number => p.api.requestsPerSecond / p.bare.requestsPerSecond;
+      const byShare = [...pairs].sort((a, b) => shareOf(a) - shareOf(b));
+      const median = byShare[Math.floor(byShare.length / 2)]!;
+      const { bare: bareSaturated, api: saturated } = median;
       if (target === TARGETS[0]) {
         figures.push(figure("bare node:http2 server, saturation", `${count(bareSaturated.requestsPerSecond)} req/s (server CPU ${(bareSaturated.cpu * 100).toFixed(0)}%)`));
       }
-      const allowedBefore = await allowedSoFar();
-      const saturated = sane(target.name, await withCpu(server.child, load(server.grpcPort, target)));
-      const allowed = (await allowedSoFar()) - allowedBefore;
-      if (allowed < saturated.succeeded) {
-        throw new Error(`${target.name}: h2load counted ${saturated.succeeded} answers but the control plane allowed only ${allowed}: errors under load`);
-      }
+      const roundShares = pairs.map((p) => `${(shareOf(p) * 100).toFixed(0)}%`).join(", ");
       const rate = saturated.requestsPerSecond / 2;
       const half = sane(`${target.name} at half load`, await load(server.grpcPort, target, rate));
       const bareHalf = sane("bare server at the same rate", await load(bare.port, target, rate));
-      const share = saturated.requestsPerSecond / bareSaturated.requestsPerSecond;
+      const share = shareOf(median);
       const p99 = percentile(half.latenciesMs, 99);
       const bareP99 = percentile(bareHalf.latenciesMs, 99);
       const p50 = percentile(half.latenciesMs, 50);
       const bareP50 = percentile(bareHalf.latenciesMs, 50);
       figures.push(
-        figure(`${target.name}, saturation`, `${count(saturated.requestsPerSecond)} req/s (${(share * 100).toFixed(0)}% of bare's ${count(bareSaturated.requestsPerSecond)})`, { text: "≥ 80% of bare", holds: share >= 0.8 }),
+        figure(
+          `${target.name}, saturation`,
+          `${count(saturated.requestsPerSecond)} req/s (${(share * 100).toFixed(0)}% of bare's ${count(bareSaturated.requestsPerSecond)}${rounds > 1 ? `; rounds ${roundShares}` : ""})`,
+          { text: "≥ 80% of bare", holds: share >= 0.8 },
+        ),
         figure(`${target.name}, p50 / p99 at ${count(rate)} req/s`, `${ms(p50)} / ${ms(p99)}`),
         figure(`${target.name}, p99 vs bare p99 (${ms(bareP99)}) at that rate`, ratio(p99 / bareP99), { text: "≤ 2×", holds: p99 / bareP99 <= 2 }),
       );
       if (target.name === "ext_authz Check") figures.push(figure("ext_authz Check p50 beside the bare server's p50", `${ms(p50, 3)} vs ${ms(bareP50, 3)}`));
       table.push([
         target.name, `${count(saturated.requestsPerSecond)} req/s`, `${(saturated.cpu * 100).toFixed(0)}%`,
-        `${count(bareSaturated.requestsPerSecond)} req/s (CPU ${(bareSaturated.cpu * 100).toFixed(0)}%)`, `${(share * 100).toFixed(0)}%`,
+        `${count(bareSaturated.requestsPerSecond)} req/s (CPU ${(bareSaturated.cpu * 100).toFixed(0)}%)`, `${(share * 100).toFixed(0)}% (${roundShares})`,
         `${count(rate)} req/s (${count(half.requestsPerSecond)} / ${count(bareHalf.requestsPerSecond)})`,
         ms(p50), ms(p99), ms(bareP50), ms(bareP99), ratio(p99 / bareP99),
       ]);
@@ -179,12 +195,12 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
     return {
       id: "check",
       title: "check throughput and latency on one control-plane process (cache hits)",
-      load: `h2load (${h2load}) in its own process: 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${durationSeconds} s after ${warmUpSeconds} s warm-up per run; pre-encoded gRPC frames, one customer of ${count(CUSTOMERS)} (all hits); half-load runs paced with --rps over ${PACED_CLIENTS} connections × ${PACED_STREAMS} streams; the control plane (${server.description}, offline entitlements file) and the bare node:http2 server are each one Node process`,
+      load: `h2load (${h2load}) in its own process: 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${durationSeconds} s after ${warmUpSeconds} s warm-up per run, ${rounds} alternating bare/API rounds per API at saturation; pre-encoded gRPC frames, one customer of ${count(CUSTOMERS)} (all hits); half-load runs paced with --rps over ${PACED_CLIENTS} connections × ${PACED_STREAMS} streams; the control plane (${server.description}, offline entitlements file) and the bare node:http2 server are each one Node process`,
       figures,
       table,
       notes: [
         "Context: Stigg publishes ~1,200 rps with p95 < 10 ms for its Sidecar on 1 vCPU; OPA-Envoy's published ext_authz handler medians are 270–730 µs. The bare server is the same Node HTTP/2 stack doing no gRPC decoding and no lookup, so the % of bare is what our gRPC layer and evaluation cost.",
-        "Each API's % of bare is against a bare-server run made just before it with the same request bytes, so both see the same machine load; the first such run (GetBooleanEntitlement's request) is the bare figure above.",
+        `Each API's % of bare is the median of ${rounds} round${rounds === 1 ? "" : "s"}, each a bare-server run and then an API run with the same request bytes, so both sides of a ratio see the same machine load; the rates shown are that median round's. The bare figure above is GetBooleanEntitlement's median round.`,
         "Server CPU is the server process's CPU time over the run's wall time (one Node thread plus libuv/GC helpers, so it can exceed 100%); near 100% means the server, not h2load, set the saturation rate. On a 2-vCPU machine h2load and the server get one core each.",
         "h2load counts HTTP 200 as success and cannot see grpc-status: each API was first called once with grpc-js and checked to grant access, and after every saturation run the control plane's allow-decision counter must have grown by at least h2load's success count, so the rates are real decisions, not fast errors.",
       ],

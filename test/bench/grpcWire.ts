@@ -42,8 +42,13 @@ export class ProtoWriter {
   }
 
   bool(field: number, value: boolean): this {
+    return this.uint(field, value ? 1 : 0);
+  }
+
+  /** A varint field (uint32, uint64 and non-negative int32/int64 values). */
+  uint(field: number, value: number): this {
     this.tag(field, 0);
-    this.varint(value ? 1 : 0);
+    this.varint(value);
     return this;
   }
 
@@ -83,7 +88,15 @@ export function meteredRequest(customerId: string, featureId: string, requestedU
     .finish();
 }
 
-/** envoy.service.auth.v3.CheckRequest as Envoy sends it for an HTTP request (attributes.request.http). */
+/** A config.core.v3.Address holding a TCP socket address (protocol TCP is the default, so not written). */
+function socketAddress(w: ProtoWriter, address: string, port: number): void {
+  w.message(1, (socket) => socket.string(2, address).uint(3, port));
+}
+
+/**
+ * envoy.service.auth.v3.CheckRequest as Envoy sends it for an HTTP request: the source and destination
+ * peers, the request time and attributes.request.http (headers as a map, encode_raw_headers off).
+ */
 export function checkRequest(customerId: string, path: string): Uint8Array {
   const headers: Array<[string, string]> = [
     [":authority", "shop.example.com"],
@@ -97,13 +110,18 @@ export function checkRequest(customerId: string, path: string): Uint8Array {
   ];
   return new ProtoWriter()
     .message(1, (attributes) =>
-      attributes.message(4, (request) =>
-        request.message(2, (http) => {
-          http.string(1, "4f6c1c8e-7d1a-4c5e-9b3f-2a6d8e9f0a1b").string(2, "GET");
-          for (const [k, v] of headers) http.mapEntry(3, k, v);
-          http.string(4, path).string(5, "shop.example.com").string(6, "https").string(10, "HTTP/1.1");
-        }),
-      ),
+      attributes
+        .message(1, (source) => source.message(1, (a) => socketAddress(a, "10.0.3.17", 48_212)))
+        .message(2, (destination) => destination.message(1, (a) => socketAddress(a, "10.0.1.5", 8_080)))
+        .message(4, (request) =>
+          request
+            .message(1, (time) => time.uint(1, 1_764_100_000).uint(2, 123_456_789))
+            .message(2, (http) => {
+              http.string(1, "4f6c1c8e-7d1a-4c5e-9b3f-2a6d8e9f0a1b").string(2, "GET");
+              for (const [k, v] of headers) http.mapEntry(3, k, v);
+              http.string(4, path).string(5, "shop.example.com").string(6, "https").string(10, "HTTP/1.1");
+            }),
+        ),
     )
     .finish();
 }
