@@ -11,6 +11,7 @@ import type { Logger } from "../../log.ts";
 import { undecodableRequestInterceptor } from "../../security/undecodableRequests.ts";
 import { runUnary, type CancelWatcher, type UnaryCallSide, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
 import { FastUnaryCall, type FastCallCodec, type FastCallLimits } from "./fastUnaryCall.ts";
+import { HOT_REQUEST_DECODERS } from "./hotRequestDecoders.ts";
 import { FRAMED_RESPONSE_ENCODERS } from "./hotResponseEncoders.ts";
 import { decodingFailuresAsValues, undecodableAdmission } from "./undecodableRequest.ts";
 
@@ -103,7 +104,9 @@ function routesOf(
       if (!method || !handler) throw new Error(`fast path: ${name} is not a method of the service`);
       if (method.requestStream || method.responseStream) throw new Error(`fast path: ${method.path} is not unary`);
       const definition = method as grpc.MethodDefinition<unknown, unknown>;
-      const decode = plain !== undefined && undecodableAsValue ? decodingFailuresAsValues(definition.requestDeserialize) : definition.requestDeserialize;
+      // The hand-written decoders stand in for proto-loader's own decoder only, never for a wrapped one.
+      const deserialize = definitions === service.definition ? withHandDecoder(method.path, definition.requestDeserialize) : definition.requestDeserialize;
+      const decode = plain !== undefined && undecodableAsValue ? decodingFailuresAsValues(deserialize) : deserialize;
       routes.set(method.path, {
         name,
         path: method.path,
@@ -123,6 +126,12 @@ function routesOf(
     }
   }
   return routes;
+}
+
+/** The method's hand-written request decoder, and proto-loader's for whatever it does not cover. */
+function withHandDecoder(path: string, deserialize: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
+  const hand = HOT_REQUEST_DECODERS.get(path);
+  return hand === undefined ? deserialize : (bytes) => hand(bytes) ?? deserialize(bytes);
 }
 
 function framedEncoder(path: string): Pick<FastCallCodec, "encodeFramed"> {
