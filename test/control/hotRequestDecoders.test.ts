@@ -144,6 +144,23 @@ test("strings with invalid UTF-8 decode to the same replacement characters as pr
   }
 });
 
+test("recurring strings come back equal, never one for another: same length, same sampled bytes, interleaved", () => {
+  // Short ASCII strings are kept in a table by length and a few of their bytes (first, last, middle,
+  // three quarters); these differ only elsewhere, so they share slots and must be told apart.
+  const ids: string[] = [];
+  for (const c of "0123456789") ids.push(`x${c}yyyyyyyyyx`, `xyyy${c}yyyyyyx`, `xyyyyyyyy${c}yx`);
+  ids.push("xyyyyyyyyyyx", "x\u00e9yyyyyyyx", "x\u00e9yyyyyyyx");
+  for (let round = 0; round < 3; round++) {
+    for (const id of round === 1 ? [...ids].reverse() : ids) {
+      const decoded = assertCovered("boolean", encode("boolean", { customer_id: id, feature_id: id.toUpperCase() }), id) as { customer_id: string; feature_id: string };
+      assert.equal(decoded.customer_id, id);
+      assert.equal(decoded.feature_id, id.toUpperCase());
+    }
+  }
+  // Bytes that UTF-8 decoding turns into as many UTF-16 units (replacement characters) are not kept as ASCII.
+  for (const hex of ["78ff78", "787878", "78fe78", "787878"]) assertCovered("boolean", Buffer.concat([varint(0x0a), msg(fromHex(hex))]), hex);
+});
+
 test("bytes the hand decoders do not cover are left to protobufjs", () => {
   const ok = encode("boolean", { customer_id: "acme", feature_id: "sso" });
   const notCovered: [Kind, Buffer, string][] = [

@@ -26,6 +26,42 @@ interface Utf8Slicing {
   utf8Slice(start: number, end: number): string;
 }
 
+// Making a string is most of the cost of decoding (a call into C++ and an allocation each), and most
+// strings Envoy and the SDKs send recur from call to call: header names, methods, hosts, schemes,
+// addresses, customer and feature ids. Short ASCII strings are therefore kept in a small direct-mapped
+// table by a hash of their bytes; a hit is a string whose UTF-16 units equal the bytes one for one,
+// which is exactly what utf8Slice makes of ASCII bytes. Anything else is sliced as protobufjs does.
+// The table keeps at most 1024 recent strings (64 KB), header values included, until replaced; strings
+// that never recur (request ids, paths) only cost a miss.
+const INTERNED_MAX_BYTES = 64;
+const INTERNED_SLOTS = 1024;
+const interned: string[] = new Array<string>(INTERNED_SLOTS).fill("");
+
+function internedString(buf: Buffer, start: number, stop: number): string {
+  const n = stop - start;
+  if (n > INTERNED_MAX_BYTES) return (buf as unknown as Utf8Slicing).utf8Slice(start, stop);
+  // The slot from the length and a few bytes; the comparison below reads them all.
+  const last = stop - 1;
+  let h = Math.imul(n, 0x9e3779b1) ^ buf[start]! ^ (buf[last]! << 7) ^ (buf[start + (n >> 1)]! << 14) ^ (buf[last - (n >> 2)]! << 21);
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  const slot = (h ^ (h >>> 13)) & (INTERNED_SLOTS - 1);
+  const cached = interned[slot]!;
+  if (cached.length === n) {
+    // A cached string is all ASCII, so a byte of 0x80 or more never matches.
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === buf[start + i]) i++;
+    if (i === n) return cached;
+  }
+  const s = (buf as unknown as Utf8Slicing).utf8Slice(start, stop);
+  if (s.length === n && isAscii(buf, start, stop)) interned[slot] = s;
+  return s;
+}
+
+function isAscii(buf: Buffer, start: number, stop: number): boolean {
+  for (let i = start; i < stop; i++) if (buf[i]! >= 0x80) return false;
+  return true;
+}
+
 class Cursor {
   pos = 0;
   constructor(readonly buf: Buffer) {}
@@ -79,7 +115,7 @@ class Cursor {
     const stop = this.length(end);
     const start = this.pos;
     this.pos = stop;
-    return start === stop ? "" : (this.buf as unknown as Utf8Slicing).utf8Slice(start, stop);
+    return start === stop ? "" : internedString(this.buf, start, stop);
   }
 
   /** As protobufjs: a slice sharing the request's memory, or a new empty Buffer. */
