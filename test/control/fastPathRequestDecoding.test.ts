@@ -1,12 +1,22 @@
 // The fast path decodes the hot requests with hand-written decoders (control/api/fastPath/
 // hotRequestDecoders.ts) and leaves everything else to proto-loader: through the whole control plane
-// (its real interceptor list), every answer, refusal text included, is the one grpc-js gives with the
-// fast path off, whether the hand decoder covered the bytes or protobufjs decoded or refused them.
+// (its real interceptor list), and with interceptors wrapping each fast call, every answer, refusal
+// text included, is the one grpc-js gives with the fast path off, whether the hand decoder covered the
+// bytes or protobufjs decoded or refused them.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
+import { startApiServer, type ApiServerHandle } from "../../control/api/apiServer.ts";
 import { decodeBooleanRequest, decodeCheckRequest, decodeMeteredRequest } from "../../control/api/fastPath/hotRequestDecoders.ts";
+import { statusDetailsLimitInterceptor } from "../../control/limits/statusDetailsLimit.ts";
+import { createLogger } from "../../control/log.ts";
+import { OfflineUsageWriter } from "../../control/read/offlineUsageWriter.ts";
+import { StoreReader } from "../../control/read/storeReader.ts";
+import { BearerToken } from "../../control/security/bearerToken.ts";
+import { bearerAuthInterceptor } from "../../control/security/grpcBearerAuth.ts";
+import { decodeFailuresAsValues, undecodableRequestInterceptor } from "../../control/security/undecodableRequests.ts";
+import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 import { apiDefinitions, client, plane } from "../security/support/plane.ts";
 import { envoyCheckRequest, fromHex, str } from "./support/hotRequests.ts";
 
@@ -20,9 +30,9 @@ interface Answer {
   body?: Buffer;
 }
 
-function call(c: grpc.Client, path: string, bytes: Buffer): Promise<Answer> {
+function call(c: grpc.Client, path: string, bytes: Buffer, metadata = new grpc.Metadata()): Promise<Answer> {
   return new Promise((resolve) => {
-    c.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, bytes, new grpc.Metadata(), { deadline: Date.now() + 3000 }, (err, body) =>
+    c.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, bytes, metadata, { deadline: Date.now() + 3000 }, (err, body) =>
       resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: "", ...(body ? { body } : {}) }),
     );
   });
@@ -55,13 +65,11 @@ function envoyCheck(customer: string, feature: string): Buffer {
   return apiDefinitions().extAuthz.Check!.requestSerialize(request);
 }
 
-test("every answer and refusal text is the same with the fast path's hand decoders as with grpc-js alone", async (t) => {
-  const fast = await plane(t, { grpcFastPath: true });
-  const slow = await plane(t, { grpcFastPath: false });
+/** The cases: decoded by hand, and left to protobufjs (which decodes or refuses them). */
+function requestCases(): { covered: [string, Buffer, string][]; notCovered: [string, Buffer, string][] } {
   const { sidecar } = apiDefinitions();
   const boolean = (message: object): Buffer => sidecar.GetBooleanEntitlement!.requestSerialize(message);
   const metered = (message: object): Buffer => sidecar.GetMeteredEntitlement!.requestSerialize(message);
-
   const covered: [string, Buffer, string][] = [
     [BOOLEAN, boolean({ customer_id: "customer-free", feature_id: "feature-reports" }), "granted boolean"],
     [BOOLEAN, boolean({ customer_id: "customer-free", feature_id: "feature-storage-gb", resource_id: "", options: { fallback: { has_access: true } } }), "boolean with fallback"],
@@ -85,24 +93,66 @@ test("every answer and refusal text is the same with the fast path's hand decode
   const hand: Record<string, (bytes: Buffer) => object | undefined> = { [BOOLEAN]: decodeBooleanRequest, [METERED]: decodeMeteredRequest, [CHECK]: decodeCheckRequest };
   for (const [path, bytes, what] of covered) assert.ok(hand[path]!(bytes) !== undefined, `decoded by hand: ${what}`);
   for (const [path, bytes, what] of notCovered) assert.equal(hand[path]!(bytes), undefined, `left to protobufjs: ${what}`);
+  return { covered, notCovered };
+}
 
-  const fastClient = client(t, fast.grpcPort);
-  const slowClient = client(t, slow.grpcPort);
+const EXPECTED_CODES = ["OK", "OK", "INVALID_ARGUMENT", "OK", "INVALID_ARGUMENT", "OK", "OK", "OK", "OK", "OK", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "OK"];
+
+/** Every case on both servers: the same answers, bytes and texts; returns the fast server's. */
+async function sameAnswers(fast: grpc.Client, slow: grpc.Client, metadata?: grpc.Metadata): Promise<Answer[]> {
+  const { covered, notCovered } = requestCases();
   const answers: Answer[] = [];
   for (const [path, bytes, what] of [...covered, ...notCovered]) {
-    const [a, b] = await Promise.all([call(fastClient, path, bytes), call(slowClient, path, bytes)]);
+    const [a, b] = await Promise.all([call(fast, path, bytes, metadata), call(slow, path, bytes, metadata)]);
     assert.deepEqual(a, b, `${path}: ${what}`);
     answers.push(a);
   }
   assert.deepEqual(
     answers.map((a) => grpc.status[a.code]),
-    ["OK", "OK", "INVALID_ARGUMENT", "OK", "INVALID_ARGUMENT", "OK", "OK", "OK", "OK", "OK", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "OK"],
+    EXPECTED_CODES,
   );
   // The last-wins customer: protobufjs decoded it on the fast path too.
-  const lastWins = sidecar.GetBooleanEntitlement!.responseDeserialize(answers[7]!.body!) as { has_access: boolean };
+  const lastWins = apiDefinitions().sidecar.GetBooleanEntitlement!.responseDeserialize(answers[7]!.body!) as { has_access: boolean };
   assert.equal(lastWins.has_access, true);
   assert.match(answers[10]!.details, /^request: not a valid GetBooleanEntitlement request message/);
+  return answers;
+}
+
+test("every answer and refusal text is the same with the fast path's hand decoders as with grpc-js alone", async (t) => {
+  const fast = await plane(t, { grpcFastPath: true });
+  const slow = await plane(t, { grpcFastPath: false });
+  await sameAnswers(client(t, fast.grpcPort), client(t, slow.grpcPort));
   // The fast plane really answered on the fast path (grpc-js would say application/grpc+proto).
   assert.equal(await contentType(t, fast.grpcPort, CHECK, envoyCheck("customer-free", "feature-reports")), "application/grpc");
   assert.equal(await contentType(t, slow.grpcPort, CHECK, envoyCheck("customer-free", "feature-reports")), "application/grpc+proto");
+});
+
+test("the same when an interceptor without a plain form (a bearer token) wraps every fast call", async (t) => {
+  const store = new EntitlementStore();
+  const reports = { featureType: "BOOLEAN", hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 0 } as const;
+  const apiCalls = { featureType: "NUMBER", meterType: "Incremental", usageLimit: 100, hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 12 } as const;
+  store.upsert({ customerId: "customer-free", entitlements: [{ featureId: "feature-reports", ...reports }, { featureId: "feature-api-calls", ...apiCalls }] });
+  store.upsert({ customerId: "customer-pro", entitlements: [{ featureId: "feature-reports", ...reports }] });
+  const server = async (fastPath: boolean): Promise<ApiServerHandle> => {
+    const api = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      reader: new StoreReader(store),
+      usage: new OfflineUsageWriter(store),
+      logger: createLogger("silent"),
+      now: () => Date.UTC(2026, 10, 25, 12),
+      fastPath,
+      transport: {
+        interceptors: [statusDetailsLimitInterceptor(), bearerAuthInterceptor({ token: new BearerToken("a-long-enough-api-token") }), undecodableRequestInterceptor],
+        wrapService: decodeFailuresAsValues,
+      },
+    });
+    t.after(() => api.close(200));
+    return api;
+  };
+  const [fast, slow] = [await server(true), await server(false)];
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", "Bearer a-long-enough-api-token");
+  await sameAnswers(client(t, fast.port), client(t, slow.port), metadata);
+  assert.equal(fast.fastPath?.calls(), EXPECTED_CODES.length, "every call went through the fast path");
 });

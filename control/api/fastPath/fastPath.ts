@@ -8,7 +8,7 @@ import type { Http2Server, Http2SecureServer, IncomingHttpHeaders, ServerHttp2St
 import * as grpc from "@grpc/grpc-js";
 import { admissionStepOf, type AdmissionCall, type MethodAdmission, type OutgoingStatus } from "../../limits/callAdmission.ts";
 import type { Logger } from "../../log.ts";
-import { undecodableRequestInterceptor } from "../../security/undecodableRequests.ts";
+import { decodeFailuresAsValues, undecodableRequestInterceptor } from "../../security/undecodableRequests.ts";
 import { runUnary, type CancelWatcher, type UnaryCallSide, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
 import { FastUnaryCall, type FastCallCodec, type FastCallLimits } from "./fastUnaryCall.ts";
 import { HOT_REQUEST_DECODERS } from "./hotRequestDecoders.ts";
@@ -104,8 +104,11 @@ function routesOf(
       if (!method || !handler) throw new Error(`fast path: ${name} is not a method of the service`);
       if (method.requestStream || method.responseStream) throw new Error(`fast path: ${method.path} is not unary`);
       const definition = method as grpc.MethodDefinition<unknown, unknown>;
-      // The hand-written decoders stand in for proto-loader's own decoder only, never for a wrapped one.
-      const deserialize = definitions === service.definition ? withHandDecoder(method.path, definition.requestDeserialize) : definition.requestDeserialize;
+      // The hand-written decoders stand in for proto-loader's own decoder, or go in front of the wrapper
+      // that only turns its failures into values (their objects are the ones it passes through); never
+      // in front of any other wrapper.
+      const handDecodable = definitions === service.definition || wrapService === decodeFailuresAsValues;
+      const deserialize = handDecodable ? withHandDecoder(method.path, definition.requestDeserialize) : definition.requestDeserialize;
       const decode = plain !== undefined && undecodableAsValue ? decodingFailuresAsValues(deserialize) : deserialize;
       routes.set(method.path, {
         name,
