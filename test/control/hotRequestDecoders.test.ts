@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { extAuthzServiceDefinition } from "../../control/api/extAuthzProto.ts";
-import { decodeBooleanRequest, decodeCheckRequest, decodeMeteredRequest, HOT_REQUEST_DECODERS } from "../../control/api/fastPath/hotRequestDecoders.ts";
+import { decodeBooleanRequest, decodeCheckRequest, decodeMeteredRequest, HOT_REQUEST_DECODERS, stringTableHolds } from "../../control/api/fastPath/hotRequestDecoders.ts";
 import { sidecarServiceDefinition } from "../../control/api/sidecarProto.ts";
 import { booleanRequest, checkRequest, meteredRequest } from "../bench/grpcWire.ts";
 import { assertSameShape, envoyCheckRequest, fromHex, msg, str, tagged, varint } from "./support/hotRequests.ts";
@@ -227,4 +227,21 @@ test("bytes the hand decoders do not cover are left to protobufjs", () => {
 test("HOT_REQUEST_DECODERS names the three hot methods by full path", () => {
   assert.deepEqual([...HOT_REQUEST_DECODERS.keys()].sort(), [sidecar.GetBooleanEntitlement!.path, sidecar.GetMeteredEntitlement!.path, extAuthz.Check!.path].sort());
   assert.equal(HOT_REQUEST_DECODERS.get(extAuthz.Check!.path), decodeCheckRequest);
+});
+
+test("credentials, paths, queries and bodies are never kept in the decoder's string table; recurring names and values are", () => {
+  const secrets = ["Bearer t0k3n-not-kept", "sid=s3ss10n-not-kept", "k3y-not-kept", "/private/path-not-kept", "token=q-not-kept", "body-not-kept", "frag-not-kept", "req-id-not-kept"];
+  const request = envoyCheckRequest();
+  const http = request.attributes.request.http as Record<string, unknown>;
+  http.headers = { ...(http.headers as Record<string, string>), authorization: secrets[0]!, cookie: secrets[1]!, "x-api-key": secrets[2]!, "x-kept": "kept-value" };
+  Object.assign(http, { path: secrets[3], query: secrets[4], body: secrets[5], fragment: secrets[6], id: secrets[7] });
+  const raw = structuredClone(request);
+  const rawHttp = raw.attributes.request.http as Record<string, unknown>;
+  rawHttp.header_map = { headers: [{ key: "authorization", value: secrets[0] }, { key: "x-kept-raw", value: "kept-raw-value" }] };
+  delete rawHttp.headers;
+  for (const message of [request, raw]) {
+    for (let i = 0; i < 3; i++) assertCovered("check", encode("check", message), "with credentials");
+  }
+  for (const secret of secrets) assert.equal(stringTableHolds(secret), false, `${secret} is not kept`);
+  for (const kept of ["kept-value", "kept-raw-value", "x-kept"]) assert.ok(stringTableHolds(kept), `${kept} is kept`);
 });

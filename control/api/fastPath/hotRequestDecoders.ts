@@ -31,8 +31,9 @@ interface Utf8Slicing {
 // addresses, customer and feature ids. Short ASCII strings are therefore kept in a small direct-mapped
 // table by a hash of their bytes; a hit is a string whose UTF-16 units equal the bytes one for one,
 // which is exactly what utf8Slice makes of ASCII bytes. Anything else is sliced as protobufjs does.
-// The table keeps at most 1024 recent strings (64 KB), header values included, until replaced; strings
-// that never recur (request ids, paths) only cost a miss.
+// The table keeps at most 1024 recent strings (64 KB) until replaced, so what may carry a credential or
+// never recurs is never put in it: request ids, paths, queries, fragments, bodies, and the values of
+// headers whose names suggest a credential (`mayKeepValueOf`).
 const INTERNED_MAX_BYTES = 64;
 const INTERNED_SLOTS = 1024;
 const interned: string[] = new Array<string>(INTERNED_SLOTS).fill("");
@@ -55,6 +56,11 @@ function internedString(buf: Buffer, start: number, stop: number): string {
   const s = (buf as unknown as Utf8Slicing).utf8Slice(start, stop);
   if (s.length === n && isAscii(buf, start, stop)) interned[slot] = s;
   return s;
+}
+
+/** Whether the string table holds `value` now (tests: what must never be kept is not). */
+export function stringTableHolds(value: string): boolean {
+  return interned.includes(value);
 }
 
 function isAscii(buf: Buffer, start: number, stop: number): boolean {
@@ -111,11 +117,13 @@ class Cursor {
     return stop;
   }
 
-  string(end: number): string {
+  /** `keep` false: a string that may carry a credential or never recurs, sliced and never kept. */
+  string(end: number, keep = true): string {
     const stop = this.length(end);
     const start = this.pos;
     this.pos = stop;
-    return start === stop ? "" : internedString(this.buf, start, stop);
+    if (start === stop) return "";
+    return keep ? internedString(this.buf, start, stop) : (this.buf as unknown as Utf8Slicing).utf8Slice(start, stop);
   }
 
   /** As protobufjs: a slice sharing the request's memory, or a new empty Buffer. */
@@ -190,13 +198,27 @@ class Cursor {
     while (this.pos < stop) {
       const t = this.tag(stop);
       if (t === 0x0a && key === undefined) key = this.string(stop);
-      else if (t === 0x12 && value === undefined) value = this.string(stop);
+      else if (t === 0x12 && value === undefined) value = this.string(stop, key !== undefined && mayKeepValueOf(key));
       else throw NOT_COVERED;
     }
     // protobufjs defines "__proto__" as an own key; not worth mirroring.
     if (key === "__proto__") throw NOT_COVERED;
     into[key ?? ""] = value ?? "";
   }
+}
+
+const CREDENTIAL_NAME = /auth|cookie|token|secret|key|session|pass|sign|cred/i;
+/** Header names seen, and whether their values may be kept; bounded, as names come from clients. */
+const keepableNames = new Map<string, boolean>();
+
+/** False for a header (or label) whose value may be a credential: it is never kept in the string table. */
+function mayKeepValueOf(name: string): boolean {
+  let keep = keepableNames.get(name);
+  if (keep === undefined) {
+    keep = !CREDENTIAL_NAME.test(name);
+    if (keepableNames.size < 512) keepableNames.set(name, keep);
+  }
+  return keep;
 }
 
 /** A singular field seen before: protobufjs keeps the last one (messages replaced, not merged); not covered. */
@@ -442,7 +464,7 @@ function headerValue(c: Cursor, end: number): Obj {
       key = c.string(end);
     } else if (t === 0x12) {
       absent(value);
-      value = c.string(end);
+      value = c.string(end, key !== undefined && mayKeepValueOf(key));
     } else if (t === 0x1a) {
       absent(rawValue);
       rawValue = c.bytes(end);
@@ -487,7 +509,7 @@ function httpRequest(c: Cursor, end: number): Obj {
     switch (c.tag(end)) {
       case 0x0a:
         absent(id);
-        id = c.string(end);
+        id = c.string(end, false);
         break;
       case 0x12:
         absent(method);
@@ -498,7 +520,7 @@ function httpRequest(c: Cursor, end: number): Obj {
         break;
       case 0x22:
         absent(path);
-        path = c.string(end);
+        path = c.string(end, false);
         break;
       case 0x2a:
         absent(host);
@@ -510,11 +532,11 @@ function httpRequest(c: Cursor, end: number): Obj {
         break;
       case 0x3a:
         absent(query);
-        query = c.string(end);
+        query = c.string(end, false);
         break;
       case 0x42:
         absent(fragment);
-        fragment = c.string(end);
+        fragment = c.string(end, false);
         break;
       case 0x48:
         absent(size);
@@ -526,7 +548,7 @@ function httpRequest(c: Cursor, end: number): Obj {
         break;
       case 0x5a:
         absent(body);
-        body = c.string(end);
+        body = c.string(end, false);
         break;
       case 0x62:
         absent(rawBody);
