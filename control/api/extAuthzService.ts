@@ -166,7 +166,7 @@ export class ExtAuthzService {
   }
 
   private count(result: "allow" | "deny" | "fallback", reason: string): void {
-    this.metrics?.decisions.inc({ api: "ext_authz", result, reason });
+    this.metrics?.countDecision("ext_authz", result, reason);
   }
 }
 

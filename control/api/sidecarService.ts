@@ -207,7 +207,7 @@ export class SidecarService {
     if (this.metrics) {
       const answer = outcome.decision ?? outcome.fallback;
       const result = outcome.fallback ? "fallback" : answer.hasAccess ? "allow" : "deny";
-      this.metrics.decisions.inc({ api: "sidecar", result, reason: answer.accessDeniedReason ?? "" });
+      this.metrics.countDecision("sidecar", result, answer.accessDeniedReason ?? "");
       if (fallbackCause) this.metrics.fallbacks.inc({ cause: fallbackCause });
     }
     return outcome;

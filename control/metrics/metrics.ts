@@ -3,6 +3,7 @@
 // dashboards and alerts work; ours are prefixed `entitlement_gate_`. No customer or feature id is
 // ever a label: labels are bounded enums.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { DecisionTally } from "./decisionTally.ts";
 
 export type DecisionResult = "allow" | "deny" | "fallback";
 export type DecisionApi = "sidecar" | "ext_authz" | "filter_fetch";
@@ -18,11 +19,14 @@ export class Metrics {
   readonly cacheHits = this.counter("sidecar_cache_hits_total", "Reads answered from the cache.");
   readonly cacheMisses = this.counter("sidecar_cache_misses_total", "Reads that missed the cache.");
 
-  readonly decisions = new Counter({
+  private readonly decisionTally = new DecisionTally();
+  /** Read it (or scrape); count with `countDecision`, which the counter takes in when read. */
+  readonly decisions: Counter<"api" | "result" | "reason"> = new Counter({
     name: "entitlement_gate_decisions_total",
     help: "Entitlement decisions by API, result and access-denied reason (empty when allowed).",
     labelNames: ["api", "result", "reason"] as const,
     registers: [this.registry],
+    collect: () => this.decisionTally.flushInto(this.decisions),
   });
   readonly fallbacks = new Counter({
     name: "entitlement_gate_fallbacks_total",
@@ -47,6 +51,11 @@ export class Metrics {
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     this.upstreamAuthValid.set(1);
+  }
+
+  /** One decision, counted on the hot path without prom-client's per-call label hashing. */
+  countDecision(api: DecisionApi, result: DecisionResult, reason: string): void {
+    this.decisionTally.count(api, result, reason);
   }
 
   /** Prometheus text exposition. */
