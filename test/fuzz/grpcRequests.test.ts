@@ -21,8 +21,12 @@ import * as loader from "@grpc/proto-loader";
 import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
 const DEADLINE_MS = 3000;
-/** A field path (`customer_id`, `increments[3].delta`, `attributes.request.http.path`) then a colon. */
-const NAMES_A_FIELD = /^(request|[A-Za-z_][\w]*(\[\d+\])?(\.[A-Za-z_][\w]*(\[\d+\])?)*(\[[^\]]*\])?): /;
+/**
+ * A field path then a colon: `customer_id`, `increments[3].delta`, `attributes.request.http.path`, and
+ * map values by their JSON-quoted key anywhere along it (`events[0].dimensions["k\"]"].number_value`).
+ */
+const SEGMENT = String.raw`[A-Za-z_]\w*(\[(\d+|"([^"\\]|\\.)*")\])*`;
+const NAMES_A_FIELD = new RegExp(String.raw`^(request|${SEGMENT}(\.${SEGMENT})*): `, "s");
 
 interface Target {
   service: string;

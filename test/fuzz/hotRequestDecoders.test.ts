@@ -9,7 +9,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type * as grpc from "@grpc/grpc-js";
-import type * as protoLoader from "@grpc/proto-loader";
 import { extAuthzServiceDefinition, loadExtAuthzPackage } from "../../control/api/extAuthzProto.ts";
 import { decodeBooleanRequest, decodeCheckRequest, decodeMeteredRequest } from "../../control/api/fastPath/hotRequestDecoders.ts";
 import { loadSidecarPackage, sidecarServiceDefinition } from "../../control/api/sidecarProto.ts";
@@ -258,22 +257,6 @@ function mutate(random: Random, bytes: Buffer, other: Buffer): Buffer {
 
 // ---- the differential check -----------------------------------------------------------------------
 
-/**
- * The package with type names as the .proto files write them resolved: proto-loader keeps a field's
- * type name relative to its package ("service.auth.v3.AttributeContext", "config.core.v3.Address"),
- * which MessageFuzzer looks up as given.
- */
-function resolvingRelativeNames(pkg: protoLoader.PackageDefinition): protoLoader.PackageDefinition {
-  const names = Object.keys(pkg);
-  return new Proxy(pkg, {
-    get: (target, key) => {
-      if (typeof key !== "string" || key in target) return target[key as string];
-      const full = names.find((name) => name.endsWith(`.${key}`));
-      return full === undefined ? undefined : target[full];
-    },
-  });
-}
-
 interface Target {
   name: string;
   schema: Schema;
@@ -281,7 +264,16 @@ interface Target {
   method: grpc.MethodDefinition<unknown, unknown>;
   fuzzer: MessageFuzzer;
   typeName: string;
+  /** The share of protobufjs-encoded random objects the hand decoder must cover. */
+  minSerializedCovered: number;
 }
+
+/**
+ * Random CheckRequests reach, at every level, what the decoder leaves to protobufjs on purpose: Address
+ * pipe and envoy_internal_address, non-empty Metadata, negative int32s and enums, several members of
+ * one oneof (the generator fills each independently). About a third stays covered.
+ */
+const CHECK_MIN_SERIALIZED_COVERED = 0.2;
 
 test("the hand-written request decoders accept only what protobufjs accepts and return its very objects", (t) => {
   const seed = fuzzSeed();
@@ -293,9 +285,9 @@ test("the hand-written request decoders accept only what protobufjs accepts and 
   const sidecar = sidecarServiceDefinition(sidecarPkg);
   const authz = extAuthzServiceDefinition(authzPkg);
   const targets: Target[] = [
-    { name: "GetBooleanEntitlementRequest", schema: BOOLEAN_REQUEST, hand: decodeBooleanRequest, method: sidecar.GetBooleanEntitlement!, fuzzer: new MessageFuzzer(sidecarPkg, random, true), typeName: "stigg.sidecar.v1.GetBooleanEntitlementRequest" },
-    { name: "GetMeteredEntitlementRequest", schema: METERED_REQUEST, hand: decodeMeteredRequest, method: sidecar.GetMeteredEntitlement!, fuzzer: new MessageFuzzer(sidecarPkg, random, true), typeName: "stigg.sidecar.v1.GetMeteredEntitlementRequest" },
-    { name: "CheckRequest", schema: CHECK_REQUEST, hand: decodeCheckRequest, method: authz.Check!, fuzzer: new MessageFuzzer(resolvingRelativeNames(authzPkg), random, true), typeName: "envoy.service.auth.v3.CheckRequest" },
+    { name: "GetBooleanEntitlementRequest", schema: BOOLEAN_REQUEST, hand: decodeBooleanRequest, method: sidecar.GetBooleanEntitlement!, fuzzer: new MessageFuzzer(sidecarPkg, random, true), typeName: "stigg.sidecar.v1.GetBooleanEntitlementRequest", minSerializedCovered: 0.3 },
+    { name: "GetMeteredEntitlementRequest", schema: METERED_REQUEST, hand: decodeMeteredRequest, method: sidecar.GetMeteredEntitlement!, fuzzer: new MessageFuzzer(sidecarPkg, random, true), typeName: "stigg.sidecar.v1.GetMeteredEntitlementRequest", minSerializedCovered: 0.3 },
+    { name: "CheckRequest", schema: CHECK_REQUEST, hand: decodeCheckRequest, method: authz.Check!, fuzzer: new MessageFuzzer(authzPkg, random, true), typeName: "envoy.service.auth.v3.CheckRequest", minSerializedCovered: CHECK_MIN_SERIALIZED_COVERED },
   ];
   const perType = cases(1500);
   const problems: string[] = [];
@@ -359,7 +351,7 @@ test("the hand-written request decoders accept only what protobufjs accepts and 
     }
     t.diagnostic(`${target.name}: ${JSON.stringify(tally)}`);
     assert.ok(tally.plain >= perType * 0.5, `${target.name}: most written messages use only covered fields (${tally.plain}/${perType})`);
-    assert.ok(tally.serializedCovered >= tally.serialized * 0.3, `${target.name}: protobufjs-encoded random objects are often covered (${tally.serializedCovered}/${tally.serialized})`);
+    assert.ok(tally.serializedCovered >= tally.serialized * target.minSerializedCovered, `${target.name}: protobufjs-encoded random objects are often covered (${tally.serializedCovered}/${tally.serialized})`);
   }
   assert.deepEqual(problems.slice(0, 10), [], `FUZZ_SEED=${seed}: ${problems.length} problems`);
 });
