@@ -2,6 +2,7 @@
 // is its own); a singleton sync VM in the proxy-wasm host connects and applies the full snapshot.
 import { EnvoyHost } from "../host/index.ts";
 import { parseJsonLine, processMemory, startTsChild } from "./childProcess.ts";
+import { SERVER_NODE_FLAGS } from "./serverNodeFlags.ts";
 import { writeEntitlementsFile } from "./entitlementsFileGen.ts";
 import { VM_ID, waitUntil } from "./envoyPair.ts";
 import { bytes, count, figure, ms, type SectionResult } from "./report.ts";
@@ -49,7 +50,7 @@ async function fileSourceLoad(log: (line: string) => void, customers: number): P
     const fileBytes = await writeEntitlementsFile(path, customers);
     log(`   scale: the offline file source loading ${count(customers)} customers (${bytes(fileBytes)})`);
     const started = performance.now();
-    const child = startTsChild("control/main.ts", ["--entitlements-file", path, "--sync-port", "0", "--http-port", "0", "--bind-address", "127.0.0.1"]);
+    const child = startTsChild("control/main.ts", ["--entitlements-file", path, "--sync-port", "0", "--http-port", "0", "--bind-address", "127.0.0.1"], { nodeFlags: [...SERVER_NODE_FLAGS] });
     try {
       await child.waitForLine((line) => parseJsonLine<{ syncPort: number }>(line, "syncPort"), 300_000);
       const loadMs = performance.now() - started;
@@ -65,7 +66,7 @@ async function fileSourceLoad(log: (line: string) => void, customers: number): P
 export async function scaleBench(log: (line: string) => void, options: { quick: boolean }): Promise<SectionResult> {
   const customers = options.quick ? 10_000 : CUSTOMERS;
   log(`   scale: control plane child with ${count(customers)} customers`);
-  const child = startTsChild("test/bench/scaleControlPlane.ts", [String(customers)], { nodeFlags: ["--expose-gc"] });
+  const child = startTsChild("test/bench/scaleControlPlane.ts", [String(customers)], { nodeFlags: [...SERVER_NODE_FLAGS, "--expose-gc"] });
   let ready: Ready;
   let idle: { rss: number; peak: number };
   let served: { rss: number; peak: number };
