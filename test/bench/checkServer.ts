@@ -41,13 +41,13 @@ function newestMtimeMs(dir: string): number {
 }
 
 /** Builds dist/ (`npm run build:control`) when it is missing or older than control/; false when the build fails. */
-async function ensureControlBuilt(log: (line: string) => void): Promise<boolean> {
+export async function ensureControlBuilt(log: (line: string) => void): Promise<boolean> {
   const entry = join(REPO_ROOT, "dist", "control", "cli", "main.js");
   if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtimeMs(join(REPO_ROOT, "control"))) return true;
-  log("   check: building the control plane (npm run build:control)");
+  log("   building the control plane (npm run build:control)");
   return new Promise((resolve) => {
     execFile("npm", ["run", "build:control"], { cwd: REPO_ROOT }, (error, _out, err) => {
-      if (error) log(`   check: npm run build:control failed, running the TypeScript sources instead: ${err.trim().split("\n")[0] ?? error.message}`);
+      if (error) log(`   npm run build:control failed, running the TypeScript sources instead: ${err.trim().split("\n")[0] ?? error.message}`);
       resolve(!error);
     });
   });
