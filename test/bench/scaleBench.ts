@@ -15,7 +15,6 @@ import { join } from "node:path";
 
 const CUSTOMERS = 100_000;
 const FILE_CUSTOMERS = 100_000;
-const MiB = 2 ** 20;
 
 interface Ready {
   syncPort: number;
