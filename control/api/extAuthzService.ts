@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { CustomerEntitlements } from "../model/entitlements.ts";
 import type { EntitlementReader, ReadResult } from "../read/readTypes.ts";
-import type { WireCheckRequest, WireCheckResponse, WireHeaderValueOption, WireHttpRequest } from "./extAuthzProto.ts";
+import type { WireCheckRequest, WireCheckResponse, WireHeaderValue, WireHeaderValueOption, WireHttpRequest } from "./extAuthzProto.ts";
 import { matchRule, type ExtAuthzRule } from "./extAuthzRules.ts";
 import { MAX_ID_BYTES, MAX_USAGE, RequestError } from "./requestValidation.ts";
 import { unaryHandlers, readOptionsOf, type CallContext, type UnaryMethods } from "./unaryCall.ts";
@@ -53,17 +53,45 @@ const ALLOW_HEADER = constantHeader("x-entitlement-decision", "allow");
 const FALLBACK_HEADER = constantHeader("x-entitlement-fallback", "true");
 const JSON_CONTENT_TYPE_HEADER = constantHeader("content-type", "application/json");
 
-/** Request headers by lower-cased name, from either encoding Envoy may use. */
-function requestHeaders(http: WireHttpRequest | undefined): Map<string, string> {
-  const out = new Map<string, string>();
+/** What a Check reads from the request headers: the customer id and our own headers to strip. */
+interface HeaderScan {
+  /** The last value of the customer header (as a later header_map entry overrides), or "". */
+  customerId: string;
+  /** Lower-cased `x-entitlement-*` names, each once, in the order first seen. */
+  strip: string[];
+}
+
+const NOTHING_TO_STRIP: readonly string[] = Object.freeze([]);
+
+/**
+ * One pass over the request headers in either encoding Envoy may use, by lower-cased name. No map of all
+ * the headers is built: this runs on every Check and only two things are wanted from them.
+ */
+function scanHeaders(http: WireHttpRequest | undefined, customerHeader: string): HeaderScan {
+  const scan: HeaderScan = { customerId: "", strip: NOTHING_TO_STRIP as string[] };
   const headers = http?.headers;
-  // for-in, not Object.entries: same order, no array per header (this runs on every Check).
-  if (headers !== undefined) for (const key in headers) out.set(key.toLowerCase(), headers[key]!);
-  for (const h of http?.header_map?.headers ?? []) {
-    if (!h.key) continue;
-    out.set(h.key.toLowerCase(), h.value || (h.raw_value ? Buffer.from(h.raw_value).toString("utf8") : ""));
+  if (headers !== undefined) for (const key in headers) noteHeader(scan, key.toLowerCase(), customerHeader, headers[key]!);
+  const map = http?.header_map?.headers;
+  if (map !== undefined) {
+    for (const h of map) {
+      if (!h.key) continue;
+      const name = h.key.toLowerCase();
+      noteHeader(scan, name, customerHeader, name === customerHeader ? headerMapValue(h) : "");
+    }
   }
-  return out;
+  return scan;
+}
+
+function noteHeader(scan: HeaderScan, name: string, customerHeader: string, value: string): void {
+  if (name === customerHeader) scan.customerId = value;
+  if (name.startsWith(HEADER_PREFIX)) {
+    if (scan.strip === NOTHING_TO_STRIP) scan.strip = [];
+    if (!scan.strip.includes(name)) scan.strip.push(name);
+  }
+}
+
+function headerMapValue(h: WireHeaderValue): string {
+  return h.value || (h.raw_value ? Buffer.from(h.raw_value).toString("utf8") : "");
 }
 
 function parseRequestedUsage(raw: string | undefined): number | undefined {
@@ -107,9 +135,7 @@ export class ExtAuthzService {
   check(request: WireCheckRequest, context: CallContext): WireCheckResponse | Promise<WireCheckResponse> {
     const http = request.attributes?.request?.http;
     const extensions = request.attributes?.context_extensions ?? {};
-    const headers = requestHeaders(http);
-    const strip: string[] = [];
-    for (const name of headers.keys()) if (name.startsWith(HEADER_PREFIX)) strip.push(name);
+    const { customerId, strip } = scanHeaders(http, this.customerHeader);
 
     const rule = extensions[FEATURE_EXTENSION] ? undefined : matchRule(this.rules, http?.path ?? "/");
     const featureId = extensions[FEATURE_EXTENSION] || rule?.feature;
@@ -119,7 +145,6 @@ export class ExtAuthzService {
     }
     const requestedUsage = parseRequestedUsage(extensions[REQUESTED_USAGE_EXTENSION]) ?? rule?.requestedUsage;
 
-    const customerId = headers.get(this.customerHeader) ?? "";
     if (customerId === "" || Buffer.byteLength(customerId) > MAX_ID_BYTES) {
       this.count("deny", "MissingCustomerId");
       return denied(featureId, "MissingCustomerId", false);

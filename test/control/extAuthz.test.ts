@@ -199,6 +199,22 @@ test("reads headers from header_map when Envoy sends raw headers, and honours a 
   assert.equal(headerMap(response.ok_response!.headers)["x-entitlement-customer"], "acme");
 });
 
+test("header names are matched lower-cased across headers and header_map: a later value wins, each name is stripped once", async (t) => {
+  const f = await authzFixture(t, { customerHeader: "X-Entitlement-Tenant" });
+  const request = envoyCheck("/api/reports", { "x-entitlement-tenant": "someone-else", "x-entitlement-plan": "enterprise" }) as {
+    attributes: { request: { http: Record<string, unknown> } };
+  };
+  request.attributes.request.http.header_map = {
+    headers: [
+      { key: "X-Entitlement-Tenant", raw_value: Buffer.from("acme") },
+      { key: "X-ENTITLEMENT-PLAN", value: "gold" },
+    ],
+  };
+  const response = await f.check(request);
+  assert.equal(headerMap(response.ok_response!.headers)["x-entitlement-customer"], "acme", "the header_map value came later");
+  assert.deepEqual(response.ok_response!.headers_to_remove, ["x-entitlement-tenant", "x-entitlement-plan"], "the customer header is ours too, and each name once");
+});
+
 test("decides from the fallback when the reader fails, and says so on allow", async (t) => {
   const failing: EntitlementReader = {
     read: () => Promise.reject(new Error("edge timed out")),
