@@ -43,6 +43,6 @@ EXPOSE 9000 8081 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+(process.env.HEALTH_ENDPOINT_URL||'/livez')).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM drains (readiness false, streams ended, SHUTDOWN_GRACE_MS for in-flight calls); node runs as
-# PID 1 here and handles the signals itself.
-ENTRYPOINT ["node", "bin/entitlement-gate.js"]
+# PID 1 here and handles the signals itself. --max-semi-space-size: see "Node runtime flags" in the README.
+ENTRYPOINT ["node", "--max-semi-space-size=32", "bin/entitlement-gate.js"]
 CMD ["serve"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 // The `entitlement-gate` command. From a source checkout (tsx installed) it runs the TypeScript CLI
 // through tsx's API, so edits take effect without a build; where tsx or the sources are absent (the
 // container image, an `npm pack` install) it runs the compiled dist/ from `npm run build:control`.

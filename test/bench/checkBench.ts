@@ -4,6 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { parseJsonLine, processCpuSeconds, startTsChild, type Child } from "./childProcess.ts";
 import { startCheckServer } from "./checkServer.ts";
+import { SERVER_NODE_FLAGS } from "./serverNodeFlags.ts";
 import { customerId, FEATURES } from "./benchCustomers.ts";
 import { booleanRequest, checkRequest, EXT_AUTHZ_SERVICE, grpcFrame, meteredRequest, SIDECAR_SERVICE } from "./grpcWire.ts";
 import { h2loadAvailable, runH2load, type LoadResult } from "./h2load.ts";
@@ -89,7 +90,7 @@ function unaryOnce(port: number, method: string, message: Uint8Array): Promise<B
 }
 
 async function startChild(script: string, args: string[]): Promise<{ child: Child; port: number }> {
-  const child = startTsChild(script, args);
+  const child = startTsChild(script, args, { nodeFlags: [...SERVER_NODE_FLAGS] });
   const { port } = await child.waitForLine((line) => parseJsonLine<{ port: number }>(line, "port"), 60_000);
   return { child, port };
 }

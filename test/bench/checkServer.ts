@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { FEATURES } from "./benchCustomers.ts";
 import { parseJsonLine, startNodeChild, type Child } from "./childProcess.ts";
 import { writeEntitlementsFile } from "./entitlementsFileGen.ts";
+import { SERVER_NODE_FLAGS } from "./serverNodeFlags.ts";
 import { REPO_ROOT } from "./wasmBuilds.ts";
 
 export type ControlPlaneRuntime = "compiled" | "tsx";
@@ -77,7 +78,7 @@ export async function startCheckServer(customers: number, log: (line: string) =>
     // bin/entitlement-gate.js runs dist/ with this set, else the sources through tsx.
     ENTITLEMENT_GATE_USE_DIST: runtime === "compiled" ? "1" : "0",
   };
-  const child = startNodeChild("entitlement-gate serve", ["bin/entitlement-gate.js", "serve"], env);
+  const child = startNodeChild("entitlement-gate serve", [...SERVER_NODE_FLAGS, "bin/entitlement-gate.js", "serve"], env);
   try {
     const ready = await child.waitForLine((line) => parseJsonLine<{ grpcPort: number; httpPort: number; ready: boolean }>(line, "grpcPort"), 60_000);
     if (!ready.ready) throw new Error("the control plane started but is not ready");

@@ -9,6 +9,7 @@ import { parseJsonLine, startTsChild } from "./childProcess.ts";
 import { booleanRequest, grpcFrame, SIDECAR_SERVICE } from "./grpcWire.ts";
 import { h2loadAvailable, runH2load, type LoadResult } from "./h2load.ts";
 import { count, figure, median, ms, percentile, type SectionResult } from "./report.ts";
+import { SERVER_NODE_FLAGS } from "./serverNodeFlags.ts";
 import { startBenchStigg } from "./stiggControlPlane.ts";
 import { stiggUpstreamSettings } from "../stigg/upstreamSettings.ts";
 
@@ -27,9 +28,9 @@ export async function missPathBench(log: (line: string) => void, _options: { qui
   }
   // Customers: 0 is the cached baseline; 1..ROUNDS+1 are each missed once (the first by a lone call).
   const stigg = await startBenchStigg(ROUNDS + 2, EDGE_LATENCY_MS);
-  const child = startTsChild("test/bench/missControlPlane.ts", [JSON.stringify(stiggUpstreamSettings(stigg))]);
+  const child = startTsChild("test/bench/missControlPlane.ts", [JSON.stringify(stiggUpstreamSettings(stigg))], { nodeFlags: [...SERVER_NODE_FLAGS] });
   // The floor for any Node process taking the same burst: the check section's bare node:http2 server.
-  const bare = startTsChild("test/bench/bareGrpcServer.ts", []);
+  const bare = startTsChild("test/bench/bareGrpcServer.ts", [], { nodeFlags: [...SERVER_NODE_FLAGS] });
   try {
     const portOf = (line: string): { port: number } | undefined => parseJsonLine<{ port: number }>(line, "port");
     const { port } = await child.waitForLine(portOf, 30_000);

@@ -4,6 +4,7 @@ import { EnvoyHost } from "../host/index.ts";
 import { parseJsonLine, processMemory, startNodeChild, startTsChild } from "./childProcess.ts";
 import { ensureControlBuilt } from "./checkServer.ts";
 import { compiledChild } from "./compiledChild.ts";
+import { SERVER_NODE_FLAGS } from "./serverNodeFlags.ts";
 import { writeEntitlementsFile } from "./entitlementsFileGen.ts";
 import { VM_ID, waitUntil } from "./envoyPair.ts";
 import { bytes, count, figure, ms, type SectionResult } from "./report.ts";
@@ -53,7 +54,7 @@ async function fileSourceLoad(log: (line: string) => void, customers: number): P
     const args = ["serve", "--entitlements-file", path, "--sync-port", "0", "--grpc-port", "0", "--http-port", "0", "--bind-address", "127.0.0.1"];
     // `entitlement-gate serve` from dist/ as the image runs it (the TypeScript sources if the build fails).
     const compiled = await ensureControlBuilt(log);
-    const child = startNodeChild("entitlement-gate serve", ["bin/entitlement-gate.js", ...args], { ENTITLEMENT_GATE_USE_DIST: compiled ? "1" : "0" });
+    const child = startNodeChild("entitlement-gate serve", [...SERVER_NODE_FLAGS, "bin/entitlement-gate.js", ...args], { ENTITLEMENT_GATE_USE_DIST: compiled ? "1" : "0" });
     try {
       await child.waitForLine((line) => parseJsonLine<{ syncPort: number }>(line, "syncPort"), 300_000);
       const loadMs = performance.now() - started;
@@ -71,7 +72,7 @@ export async function scaleBench(log: (line: string) => void, options: { quick: 
   log(`   scale: control plane child with ${count(customers)} customers`);
   const script = "test/bench/scaleControlPlane.ts";
   const compiled = await compiledChild(script, log);
-  const flags = ["--expose-gc"];
+  const flags = [...SERVER_NODE_FLAGS, "--expose-gc"];
   const child = compiled ? startNodeChild(script, [...flags, compiled, String(customers)]) : startTsChild(script, [String(customers)], { nodeFlags: flags });
   let ready: Ready;
   let idle: { rss: number; peak: number };
@@ -110,11 +111,11 @@ export async function scaleBench(log: (line: string) => void, options: { quick: 
   return {
     id: "scale",
     title: `${count(customers)} customers × 10 features`,
-    load: `control plane as a child process (${compiled ? "compiled JavaScript on plain Node" : "tsx"}, --expose-gc) holding ${count(customers)} customers of the benchmark plan fed directly into its store; one singleton sync VM in the proxy-wasm host subscribes from scratch; RSS from /proc/<pid>/status (${worstRss === served.rss ? "worst after serving" : "worst while idle"})`,
+    load: `control plane as a child process (${compiled ? "compiled JavaScript" : "tsx"}, ${[...SERVER_NODE_FLAGS, "--expose-gc"].join(" ")}) holding ${count(customers)} customers of the benchmark plan fed directly into its store; one singleton sync VM in the proxy-wasm host subscribes from scratch; RSS from /proc/<pid>/status (${worstRss === served.rss ? "worst after serving" : "worst while idle"})`,
     figures,
     notes: [
       "The first figures put the 100,000 customers in the store directly, to measure the store and the push alone. The last two load the same customers from an offline entitlements file (JSON, one customer per line) through the file source: a valid JSON file is read with JSON.parse plus a duplicate-key scan and validation; YAML, or JSON with any problem, goes through the `yaml` document model, which reports lines but needs seconds and hundreds of MB per 10 MB of text.",
-      `The control plane runs as compiled JavaScript on plain Node, as the container image runs it${compiled ? "" : " — except this run: the compile failed and it ran under tsx, whose loader thread adds ~35–45 MiB"}; its RSS includes Node, grpc-js, fastify and pino.`,
+      `The control plane runs as compiled JavaScript on plain Node with the shipped flags (${SERVER_NODE_FLAGS.join(" ")}), as the container image runs it${compiled ? "" : " — except this run: the compile failed and it ran under tsx, whose loader thread adds ~35–45 MiB"}; its RSS includes Node, grpc-js, fastify and pino.`,
     ],
   };
 }

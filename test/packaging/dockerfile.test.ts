@@ -11,6 +11,7 @@ import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { cleanEnv, exited, LogLines, ROOT } from "../cli/support/runCli.ts";
+import { SERVER_NODE_FLAGS } from "../bench/serverNodeFlags.ts";
 
 interface Instruction {
   op: string;
@@ -181,8 +182,8 @@ describe("Dockerfile", () => {
   it("runs the ENTRYPOINT from the compiled layout: version, envoy-config and validate", () => {
     assert.ok(!existsSync(join(app, "control/cli/main.ts")), "no TypeScript sources in the image");
     const entry = list.filter((i) => i.stage === runtimeStage && i.op === "ENTRYPOINT").map((i) => JSON.parse(i.args) as string[])[0]!;
-    assert.deepEqual(entry, ["node", "bin/entitlement-gate.js"]);
-    const run = (args: string[]): string => execFileSync(process.execPath, [entry[1]!, ...args], { cwd: app, env: cleanEnv(), encoding: "utf8" });
+    assert.deepEqual(entry, ["node", ...SERVER_NODE_FLAGS, "bin/entitlement-gate.js"]);
+    const run = (args: string[]): string => execFileSync(process.execPath, [...entry.slice(1), ...args], { cwd: app, env: cleanEnv(), encoding: "utf8" });
     assert.equal(run(["--version"]).trim(), (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
     assert.equal(run(["envoy-config"]), readFileSync(join(ROOT, "envoy/standalone/envoy.yaml"), "utf8"));
     cpSync(join(ROOT, "envoy/istio/wasmplugin-lease.yaml"), join(work, "lease.yaml"));
@@ -194,7 +195,7 @@ describe("Dockerfile", () => {
       list.filter((i) => i.stage === runtimeStage && i.op === "ENV").flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])),
     );
     assert.equal(env.GRPC_PORT, "8081");
-    const child = spawn(process.execPath, ["bin/entitlement-gate.js", "serve"], { cwd: app, env: cleanEnv({ ...env, SYNC_PORT: "0", GRPC_PORT: "0", HTTP_PORT: "0", BIND_ADDRESS: "127.0.0.1" }) });
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, "bin/entitlement-gate.js", "serve"], { cwd: app, env: cleanEnv({ ...env, SYNC_PORT: "0", GRPC_PORT: "0", HTTP_PORT: "0", BIND_ADDRESS: "127.0.0.1" }) });
     const logs = new LogLines(child);
     try {
       const ready = await logs.waitFor("the ready line", (l) => typeof l.msg === "string" && l.msg.includes("control plane ready"));
