@@ -291,6 +291,21 @@ describe("Edge retries", () => {
   });
 });
 
+test("a backoff pause that overruns the time budget ends with the last error, not a request-budget refusal", async () => {
+  edge.reset((_req, res) => sendJson(res, 503, "down"));
+  const c = client({ timeoutMs: 100, maxAttempts: 5, backoffBaseMs: 60, backoffMaxMs: 60, random: () => 1 });
+  // Block the event loop during the 60 ms pause, as a busy process would: the pause ends past the deadline.
+  setTimeout(() => {
+    const until = performance.now() + 120;
+    while (performance.now() < until) {
+      // busy
+    }
+  }, 20);
+  const error = await rejectsWith(c.fetchEntitlements("c"), "http");
+  assert.equal(error.status, 503);
+  assert.equal(c.stats().budgetRefusals, 0, "the request budget was never short");
+});
+
 describe("Edge rate limits and the request budget", () => {
   test("does not retry a 429 and refuses further fetches locally while backing off", async () => {
     edge.reset((_req, res) => sendJson(res, 429, { error: "rate_limit_exceeded", message: "Too many requests" }));

@@ -318,6 +318,9 @@ export class EdgeClient {
         const delayMs = this.random() * Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (attempt - 1));
         if (performance.now() + delayMs >= deadline) throw error;
         await this.pause(delayMs, signal, attempt);
+        // A busy event loop can wake us past the deadline: that is the time budget running out with this
+        // error, not the request budget (takeBudget would find no time left and say so).
+        if (performance.now() >= deadline) throw error;
       }
     }
   }
