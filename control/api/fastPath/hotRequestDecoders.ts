@@ -686,12 +686,15 @@ function decodeOrUndefined(decode: (c: Cursor, end: number) => Obj, bytes: Buffe
   }
 }
 
+const booleanRequest = (c: Cursor, end: number): Obj => typedRequest(c, end, booleanOptions);
+const meteredRequest = (c: Cursor, end: number): Obj => typedRequest(c, end, meteredOptions);
+
 export function decodeBooleanRequest(bytes: Buffer): Obj | undefined {
-  return decodeOrUndefined((c, end) => typedRequest(c, end, booleanOptions), bytes);
+  return decodeOrUndefined(booleanRequest, bytes);
 }
 
 export function decodeMeteredRequest(bytes: Buffer): Obj | undefined {
-  return decodeOrUndefined((c, end) => typedRequest(c, end, meteredOptions), bytes);
+  return decodeOrUndefined(meteredRequest, bytes);
 }
 
 export function decodeCheckRequest(bytes: Buffer): Obj | undefined {
