@@ -138,6 +138,7 @@ export async function startControlPlane(settings: ControlPlaneSettings, options:
           registry: metrics.registry,
           store,
           filters: sync,
+          filterDetails: () => sync.filterDetails(),
           readiness,
           upstream: () => describeUpstream(stigg ? "stigg" : options.source ? "custom" : "file", source, stigg ? settings.wsEnabled : undefined),
           ...(settings.statusAdminToken ? { adminToken: settings.statusAdminToken } : {}),

@@ -77,6 +77,11 @@ export class SyncService {
     return lag;
   }
 
+  /** Each connected filter by node id with the store versions it has not been sent yet (the status page). */
+  filterDetails(): { nodeId: string; lagVersions: number }[] {
+    return [...this.subscriptions].map((subscription) => ({ nodeId: subscription.nodeId, lagVersions: this.store.version - subscription.sentVersion }));
+  }
+
   /** Handlers to pass to `server.addService(filterSyncServiceDefinition(), ...)`. */
   handlers(): grpc.UntypedServiceImplementation {
     return {

@@ -84,6 +84,9 @@ test("counts connected filters from the sync stream", async (t) => {
   await stream.snapshot();
   const status = await eventually("one connected filter", () => plane.status(), (s) => s.filters.connected === 1);
   assert.equal(status.filters.connected, 1);
+  // Each filter by its node id, with how many store versions it has not been sent yet.
+  assert.deepEqual(status.filters.nodes, [{ nodeId: "envoy-status", lagVersions: 0 }]);
+  assert.equal(status.filters.maxLagVersions, 0);
 });
 
 test("lists recently changed customers, newest first, only with the admin token", async (t) => {
