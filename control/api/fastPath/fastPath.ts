@@ -8,12 +8,12 @@ import type { Http2Server, Http2SecureServer, IncomingHttpHeaders, ServerHttp2St
 import * as grpc from "@grpc/grpc-js";
 import { admissionStepOf, type AdmissionCall, type MethodAdmission, type OutgoingStatus } from "../../limits/callAdmission.ts";
 import type { Logger } from "../../log.ts";
-import { decodeFailuresAsValues, undecodableRequestInterceptor } from "../../security/undecodableRequests.ts";
+import { decodeFailuresAsValues, decodingFailuresAsValues, undecodableRequestInterceptor } from "../../security/undecodableRequests.ts";
 import { runUnary, type CancelWatcher, type UnaryCallSide, type UnaryHandler, type UnaryMethods } from "../unaryCall.ts";
 import { FastUnaryCall, type FastCallCodec, type FastCallLimits } from "./fastUnaryCall.ts";
 import { HOT_REQUEST_DECODERS } from "./hotRequestDecoders.ts";
 import { FRAMED_RESPONSE_ENCODERS } from "./hotResponseEncoders.ts";
-import { decodingFailuresAsValues, undecodableAdmission } from "./undecodableRequest.ts";
+import { undecodableAdmission } from "./undecodableRequest.ts";
 
 /** grpc-js's defaults when the channel options leave them unset. */
 const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
