@@ -136,6 +136,8 @@ describe("filter against a control plane requiring a bearer token", () => {
     });
     assert.deepEqual([sync.configureResult, ...filter.configureResults], [true, true]);
     for (let i = 0; i < 3; i++) assert.equal(decision(await filter.request(req("/search"))), "allow");
+    // Counted on the filter's next tick (50 ms).
+    await eventually("the enqueued usage counted", () => (host.metric("entitlement_gate_usage_enqueued") ?? 0) >= 3);
     assert.equal(host.metric("entitlement_gate_usage_enqueued"), 3);
     await eventually("a refused report", () => (host.metric("entitlement_sync_usage_report_errors") ?? 0) >= 1, 5000);
     assert.equal(host.metric("entitlement_sync_usage_reported") ?? 0, 0);

@@ -143,7 +143,8 @@ describe("filter end to end with a singleton sync role", () => {
     assert.equal(envoy.metric("entitlement_sync_connected"), 1);
     assert.ok((envoy.metric("entitlement_sync_staleness_ms") ?? Infinity) < 5000);
     assert.ok((envoy.metric("entitlement_sync_reconnects") ?? 0) >= 1);
-    assert.ok((envoy.metric("entitlement_gate_allowed") ?? 0) > 100);
+    // Allows are counted on the filter's 50 ms tick.
+    await eventually("the allows counted", () => (envoy.metric("entitlement_gate_allowed") ?? 0) > 100);
     assert.ok((envoy.metric("entitlement_gate_denied_RequestedUsageExceedingLimit") ?? 0) >= 100);
     assert.ok((envoy.metric("entitlement_gate_misses") ?? 0) >= 1);
   });

@@ -182,7 +182,8 @@ describe("entitlement_gate filter", () => {
     assert.equal(worker.memoryBytes(), settled);
   });
 
-  it("counts allowed and denied requests across workers", () => {
+  it("counts allowed and denied requests across workers", async () => {
+    await clock.advance(50); // allows are counted on the filter's 50 ms tick
     assert.ok((host.metric("entitlement_gate_allowed") ?? 0) >= 5);
     assert.ok((host.metric("entitlement_gate_denied") ?? 0) >= 10);
   });

@@ -84,6 +84,8 @@ describe("hit-path scratch buffers", () => {
     const usage = (id: string): number =>
       rig.cp.store.get(id)?.value.entitlements.find((e) => e.featureId === "search")?.currentUsage ?? -1;
     await eventually("both customers' usage reported", () => usage("kunde-müller") === 3 && usage("plain-ascii") === 3);
+    // Counted on the filter's next tick (50 ms, real clock here).
+    await eventually("the enqueued usage counted", () => (host.metric("entitlement_gate_usage_enqueued") ?? 0) >= 6);
     assert.equal(host.metric("entitlement_gate_usage_enqueued"), 6);
   });
 });

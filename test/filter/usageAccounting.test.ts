@@ -76,6 +76,8 @@ describe("metered usage accounting", () => {
     // Every allowed request reached the control plane exactly once.
     await eventually("all usage reported", () => usageInStore(rig!) === allowed);
     assert.equal(host.metric("entitlement_sync_usage_reported"), allowed);
+    // Counted on each worker's next tick (50 ms, real clock here).
+    await eventually("every enqueued increment counted", () => (host!.metric("entitlement_gate_usage_enqueued") ?? 0) >= allowed);
     assert.equal(host.metric("entitlement_gate_usage_enqueued"), allowed);
   });
 });

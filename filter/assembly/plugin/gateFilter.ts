@@ -63,7 +63,7 @@ const USAGE_QUEUE_NAME_BYTES = String.UTF8.encode(USAGE_QUEUE_NAME);
 const GEN_KEY = String.UTF8.encode(SYNC_GEN_KEY);
 const AT_KEY = String.UTF8.encode(SYNC_AT_KEY);
 const DENY_DETAILS = String.UTF8.encode("entitlement_denied");
-/** The root's tick: miss deadlines and the lease/sync role need it. */
+/** The root's tick: miss deadlines, the lease/sync role and the per-request counters' flush need it. */
 const TICK_MS: u32 = 50;
 /** Distinct customers fetched at once per worker; a miss beyond it goes to the fallback at once. */
 const MAX_PENDING_FETCHES: i32 = 1024;
@@ -124,6 +124,7 @@ export class GateRoot extends RootContext {
 
   onConfigure(configurationSize: u32): bool {
     refreshLogLevel();
+    this.flushCounts();
     const bytes = getBufferBytes(BufferType.PLUGIN_CONFIGURATION, 0, configurationSize);
     const parsed = parseGateConfig(bytes === null ? new ArrayBuffer(0) : bytes);
     const config = parsed.config;
@@ -182,6 +183,7 @@ export class GateRoot extends RootContext {
   }
 
   onTick(): void {
+    this.flushCounts();
     refreshLogLevel();
     const now = nowMillis();
     this.knownNowMs = now;
@@ -191,6 +193,21 @@ export class GateRoot extends RootContext {
     this.checkLease(now, false);
     const engine = this.engine;
     if (engine !== null && engine.running) engine.tick(now);
+  }
+
+  onDone(): bool {
+    this.flushCounts();
+    return true;
+  }
+
+  onDelete(): void {
+    this.flushCounts();
+  }
+
+  /** Adds the per-request counts gathered since the last tick, so a tick or a VM going away loses none. */
+  private flushCounts(): void {
+    const metrics = this.metrics;
+    if (metrics !== null) metrics.flushPending();
   }
 
   onGrpcReceive(token: u32, messageSize: u32): void {
@@ -355,7 +372,7 @@ export class GateRoot extends RootContext {
       metrics.usageDropped.increment();
       return;
     }
-    metrics.usageEnqueued.increment();
+    metrics.usageEnqueued.count();
   }
 }
 
@@ -701,7 +718,7 @@ export class GateStream extends StreamContext {
       root.ledger.addHashed(key.ptr, key.length, ledgerKeyHash, this.cachedUsage, rule.requestedUsage);
       this.enqueueUsage(rule);
     }
-    metrics.allowed.increment();
+    metrics.allowed.count();
     return Action.CONTINUE;
   }
 

@@ -1,9 +1,12 @@
 // The HTTP filter's counters, defined once per VM (on the first configure). Every decision path counts.
+// The two counted on every allow (allowed, usageEnqueued) are counted in wasm memory and flushed on the
+// root's tick: two host calls fewer per request, for a lag of one tick, far below a stats flush or scrape.
 import { Metric, counter } from "../binding/metrics";
 import { RESPONSE_SLOTS, reasonSlot } from "../logic/denyResponses";
 import { allReasons, reasonName } from "../logic/reasons";
 
 export class GateMetrics {
+  /** Counted with count(): flushPending() adds it. */
   allowed: Metric = counter("entitlement_gate_allowed");
   denied: Metric = counter("entitlement_gate_denied");
   unmatched: Metric = counter("entitlement_gate_unmatched");
@@ -15,10 +18,17 @@ export class GateMetrics {
   fallbacks: Metric = counter("entitlement_gate_fallbacks");
   shadowDisagreements: Metric = counter("entitlement_gate_shadow_disagreements");
   missingCustomerAllowed: Metric = counter("entitlement_gate_missing_customer_allowed");
+  /** Counted with count(): flushPending() adds it. */
   usageEnqueued: Metric = counter("entitlement_gate_usage_enqueued");
   usageDropped: Metric = counter("entitlement_gate_usage_dropped");
   /** One counter per reason name, indexed by reasonSlot(). */
   deniedByReason: Metric[] = defineReasonCounters();
+
+  /** Adds the counts gathered since the last flush (one host call per counter that has any). */
+  flushPending(): void {
+    this.allowed.flush();
+    this.usageEnqueued.flush();
+  }
 
   deny(reason: i32): void {
     this.denied.increment();
