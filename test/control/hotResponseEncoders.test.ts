@@ -148,3 +148,20 @@ test("a value the hand-written encoders do not cover is left to proto-loader", (
   assert.equal(encodeCheckResponse({ ok_response: { headers: [{ header: { key: "k", raw_value: Buffer.from("v") } }] } }), undefined);
   assert.equal(encodeCheckResponse(null), undefined);
 });
+
+test("strings of any UTF-16 code units (pairs, lone surrogates, 1–3-byte characters) below and at the 40-unit boundary encode as proto-loader's", () => {
+  let seed = 0x2545f491;
+  const next = (n: number): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const units = [0x41, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfffd, 0xffff];
+  for (let i = 0; i < 2_000; i++) {
+    const length = next(44);
+    let s = "";
+    for (let j = 0; j < length; j++) s += String.fromCharCode(next(3) === 0 ? units[next(units.length)]! : 0x20 + next(0x5f));
+    assertSameBytes("CheckResponse", { status: { code: 0 }, ok_response: { headers: [header("x-entitlement-customer", s)], headers_to_remove: [s] } }, `random string ${i}`);
+  }
+});
