@@ -6,18 +6,9 @@ import { createLogger } from "../../control/log.ts";
 import { InflightLimiter } from "../../control/limits/inflightLimit.ts";
 import type { UnaryMethods } from "../../control/api/unaryCall.ts";
 import { CallStatusError, statusOf } from "../../control/api/unaryCall.ts";
+import { deferred, type Deferred } from "./support/deferred.ts";
 
 const context = { signal: new AbortController().signal, timeLeftMs: () => undefined };
-
-function deferred(): { promise: Promise<string>; resolve: (v: string) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: string) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<string>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** One method answering at once ("hit") and one answering with whatever promise the test hands it ("miss"). */
 function methods(pending: () => Promise<string>): UnaryMethods {
@@ -35,11 +26,11 @@ test("answers a call that does not wait however many calls are waiting", () => {
 
 test("refuses a call that would wait once the cap is full, naming the setting, and lets its work finish", async () => {
   const limiter = new InflightLimiter(1);
-  const started: ReturnType<typeof deferred>[] = [];
+  const started: Deferred<string>[] = [];
   let refusals = 0;
   const capped = capPendingCalls(
     methods(() => {
-      const d = deferred();
+      const d = deferred<string>();
       started.push(d);
       return d.promise;
     }),
@@ -64,7 +55,7 @@ test("refuses a call that would wait once the cap is full, naming the setting, a
 
 test("gives the slot back when a waiting answer arrives or fails", async () => {
   const limiter = new InflightLimiter(2);
-  const gates = [deferred(), deferred()];
+  const gates = [deferred<string>(), deferred<string>()];
   let next = 0;
   const capped = capPendingCalls(methods(() => gates[next++]!.promise), { limiter, settingName: "MAX_INFLIGHT_UPSTREAM" });
   const ok = capped.methods["Miss"]!({}, context) as Promise<string>;

@@ -2,16 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RELEASE_BATCH, SingleFlight, WaitAbortedError, WaitTimeoutError } from "../../control/concurrency/singleFlight.ts";
-
-function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from "./support/deferred.ts";
 
 test("runs the function once for 1,000 concurrent callers of one key", async () => {
   const flights = new SingleFlight<string, number>();
