@@ -2,15 +2,14 @@
 // offline-file mode with N customers on the benchmark plan, every port picked by the OS. It runs from
 // the compiled JavaScript (dist/, built here when older than control/) as the container image and an
 // npm install run it, or from the TypeScript sources through tsx when asked or when the build fails.
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FEATURES } from "./benchCustomers.ts";
 import { parseJsonLine, startNodeChild, type Child } from "./childProcess.ts";
+import { ensureControlBuilt } from "./compiledChild.ts";
 import { writeEntitlementsFile } from "./entitlementsFileGen.ts";
 import { SERVER_NODE_FLAGS } from "./serverNodeFlags.ts";
-import { REPO_ROOT } from "./wasmBuilds.ts";
 
 export type ControlPlaneRuntime = "compiled" | "tsx";
 
@@ -29,29 +28,6 @@ const EXT_AUTHZ_RULES = [
   { pathPrefix: "/reports", feature: FEATURES.boolean },
   { pathPrefix: "/api", feature: FEATURES.metered, requestedUsage: 1 },
 ];
-
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtimeMs(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ (`npm run build:control`) when it is missing or older than control/; false when the build fails. */
-export async function ensureControlBuilt(log: (line: string) => void): Promise<boolean> {
-  const entry = join(REPO_ROOT, "dist", "control", "cli", "main.js");
-  if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtimeMs(join(REPO_ROOT, "control"))) return true;
-  log("   building the control plane (npm run build:control)");
-  return new Promise((resolve) => {
-    execFile("npm", ["run", "build:control"], { cwd: REPO_ROOT }, (error, _out, err) => {
-      if (error) log(`   npm run build:control failed, running the TypeScript sources instead: ${err.trim().split("\n")[0] ?? error.message}`);
-      resolve(!error);
-    });
-  });
-}
 
 async function allowDecisions(httpPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();

@@ -2,8 +2,7 @@
 // is its own); a singleton sync VM in the proxy-wasm host connects and applies the full snapshot.
 import { EnvoyHost } from "../host/index.ts";
 import { parseJsonLine, processMemory, startNodeChild, startTsChild } from "./childProcess.ts";
-import { ensureControlBuilt } from "./checkServer.ts";
-import { compiledChild } from "./compiledChild.ts";
+import { compiledChild, ensureControlBuilt } from "./compiledChild.ts";
 import { SERVER_NODE_FLAGS } from "./serverNodeFlags.ts";
 import { writeEntitlementsFile } from "./entitlementsFileGen.ts";
 import { VM_ID, waitUntil } from "./envoyPair.ts";
