@@ -7,5 +7,5 @@
 // server allocates ~12–14 KiB per call, most of it node:http2's own per-stream objects; with the default
 // it scavenges every ~1,000 calls, and each scavenge promotes what is in flight, which fills the old
 // generation and brings costly mark-compacts. Twice the room halves the scavenges: in interleaved runs
-// 5–20% less CPU per check call (BENCHMARKS.md; the bare server gains less), for up to ~32 MiB more RSS.
+// 5–20% less CPU per check call (BENCHMARKS.md), for up to ~32 MiB more RSS.
 export const SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=32"];
