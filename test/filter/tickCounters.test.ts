@@ -72,4 +72,36 @@ describe("per-request counters", () => {
       await host.close();
     }
   });
+
+  it("adds the counts since the last tick when the plugin is torn down before the next tick", async () => {
+    const clock = new ManualClock(NOW);
+    const host = new EnvoyHost({ clock });
+    try {
+      await host.addSingletonService({
+        vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM, configuration: JSON.stringify({ cluster: "control_plane", nodeId: "tick-counters" }),
+      });
+      const filter = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, configuration: GATE, workers: 2 });
+      seedCache(host, VM_ID, [{ customerId: "acme", entitlements: [boolean("reports"), metered("search", 1000, 0)] }], NOW);
+      allowed(filter.requestSync({ ...req("/search"), worker: 0 }));
+      await clock.advance(TICK_MS);
+      assert.equal(host.metric("entitlement_gate_allowed"), 1);
+      assert.equal(host.metric("entitlement_gate_usage_enqueued"), 1);
+
+      // Counted after the last tick, on both workers; then the listener's filter goes away.
+      allowed(filter.requestSync({ ...req("/search"), worker: 0 }));
+      allowed(filter.requestSync({ ...req("/reports"), worker: 0 }));
+      allowed(filter.requestSync({ ...req("/search"), worker: 1 }));
+      assert.equal(host.metric("entitlement_gate_allowed"), 1, "nothing added before the tick");
+      await filter.teardown();
+
+      assert.deepEqual(filter.workers.map((w) => w.rootState), ["deleted", "deleted"]);
+      assert.equal(host.metric("entitlement_gate_allowed"), 4);
+      assert.equal(host.metric("entitlement_gate_usage_enqueued"), 3);
+      await clock.advance(TICK_MS * 4);
+      assert.equal(host.metric("entitlement_gate_allowed"), 4, "nothing counted twice after the roots are deleted");
+      assert.equal(host.metric("entitlement_gate_usage_enqueued"), 3);
+    } finally {
+      await host.close();
+    }
+  });
 });

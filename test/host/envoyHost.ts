@@ -26,6 +26,8 @@ export interface ServicePlugin {
   configureResult: boolean;
   /** Calls proxy_on_configure again with a new plugin configuration. */
   reconfigure(json: string): boolean;
+  /** Removes the plugin as Envoy does (see HttpFilter.teardown). */
+  teardown(): Promise<void>;
 }
 
 export interface HttpFilter {
@@ -38,6 +40,22 @@ export interface HttpFilter {
   reconfigure(json: string): boolean[];
   /** Marks that worker's VM failed, as a trap would. */
   killWorker(index: number): void;
+  /**
+   * Removes the plugin as Envoy does when its configuration goes away: on every worker VM, proxy_on_done on
+   * the root context, then proxy_on_delete, or, if proxy_on_done returned false, once the plugin calls
+   * proxy_done (the root keeps its ticks and callbacks meanwhile). Requests are refused from the call on;
+   * resolves once every root is deleted. Idempotent.
+   */
+  teardown(): Promise<void>;
+}
+
+/** A consumer of a shared queue outside any VM, standing in for the VM that registers and drains it. */
+export interface SharedQueueConsumer {
+  readonly id: number;
+  /** The oldest item, as proxy_dequeue_shared_queue would give it, or null when the queue is empty. */
+  dequeue(): Uint8Array | null;
+  /** Dequeues until the queue is empty; returns how many items it took. */
+  drain(): number;
 }
 
 const encoder = new TextEncoder();
@@ -99,6 +117,7 @@ export class EnvoyHost {
         plugin.configureResult = configure(vm, encoder.encode(json));
         return plugin.configureResult;
       },
+      teardown: () => vm.startShutdown(),
     };
     return plugin;
   }
@@ -136,8 +155,10 @@ export class EnvoyHost {
         this.runtime.log(old.id, LogLevel.error, `host: FAIL_RELOAD could not create a new VM: ${(e as Error).message}`);
       }
     };
+    let tornDown: Promise<void> | undefined;
     const pick = (req: HttpRequestSpec): WasmVm => {
       if (this.closed) throw new Error("EnvoyHost is closed");
+      if (tornDown !== undefined) throw new Error(`the HTTP filter ${spec.rootId} was torn down`);
       let index: number;
       if (req.worker !== undefined) {
         if (workers[req.worker] === undefined) throw new RangeError(`no worker ${req.worker} (have ${workers.length})`);
@@ -196,6 +217,10 @@ export class EnvoyHost {
         if (vm === undefined) throw new RangeError(`no worker ${index}`);
         vm.fail("killed by test");
       },
+      teardown: () => {
+        tornDown ??= Promise.all(workers.map((vm) => vm.startShutdown())).then(() => undefined);
+        return tornDown;
+      },
     };
     return filter;
   }
@@ -219,6 +244,26 @@ export class EnvoyHost {
 
   setCluster(name: string, target: ClusterTarget): void {
     this.runtime.clusters.set(name, target);
+  }
+
+  /**
+   * Registers (vmId, name) as proxy_register_shared_queue from a VM of that vm_id would (taking delivery
+   * over from an earlier registrant, keeping queued items), for a test or bench to drain the queue itself.
+   */
+  registerSharedQueue(vmId: string, name: string): SharedQueueConsumer {
+    if (this.closed) throw new Error("EnvoyHost is closed");
+    const queues = this.runtime.queues;
+    const id = queues.register(vmId, name, { queueReady: () => {}, alive: () => !this.runtime.closed });
+    const dequeue = (): Uint8Array | null => queues.dequeue(id) ?? null;
+    return {
+      id,
+      dequeue,
+      drain: () => {
+        let taken = 0;
+        while (dequeue() !== null) taken++;
+        return taken;
+      },
+    };
   }
 
   /** Items waiting in a shared queue (undefined if nobody registered it). */

@@ -547,7 +547,7 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       const root = rootOf(vm);
       const id = runtime.queues.register(vm.plugin.vmId, name, {
         queueReady: (queueId) => vm.callIn(root, "proxy_on_queue_ready", root.id, queueId),
-        alive: () => !vm.failed && !runtime.closed,
+        alive: () => !vm.failed && !runtime.closed && vm.rootState !== "deleted",
       });
       vm.writeU32(tokenPtr, id);
       return Status.OK;
@@ -644,7 +644,8 @@ export function buildEnvImports(vm: WasmVm): Record<string, HostFn> {
       return Status.OK;
     },
     proxy_done() {
-      return Status.NOT_FOUND;
+      // cpp-host finds the pending root by the calling context's plugin: with one plugin per VM, any context.
+      return vm.done() ? Status.OK : Status.NOT_FOUND;
     },
     proxy_call_foreign_function(namePtr: number, nameLen: number, argsPtr: number, argsLen: number) {
       vm.view(namePtr, nameLen);

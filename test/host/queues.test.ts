@@ -80,3 +80,22 @@ test("queues are keyed by vm_id: another vm_id cannot resolve them", async () =>
     await host.close();
   }
 });
+
+test("a queue registered from the host is resolved by workers and drained in enqueue order", async () => {
+  const host = new EnvoyHost();
+  try {
+    const filter = await host.addHttpFilter({ vmId: "eg", rootId: "eg", wasm: await fixture("ops"), configuration: "", workers: 1 });
+    const consumer = host.registerSharedQueue("eg", "usage");
+    probe(filter, Op.enqueue, { "x-vm": "eg", "x-name": "usage", "x-value": "acme:1" });
+    probe(filter, Op.enqueue, { "x-vm": "eg", "x-name": "usage", "x-value": "globex:2" });
+    probe(filter, Op.enqueue, { "x-vm": "eg", "x-name": "usage", "x-value": "initech:3" });
+    assert.equal(host.queueSize("eg", "usage"), 3);
+    assert.equal(new TextDecoder().decode(consumer.dequeue()!), "acme:1");
+    assert.equal(consumer.drain(), 2);
+    assert.equal(consumer.dequeue(), null);
+    assert.equal(host.queueSize("eg", "usage"), 0);
+    await host.flush();
+  } finally {
+    await host.close();
+  }
+});

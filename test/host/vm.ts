@@ -51,10 +51,18 @@ export interface PluginSpec {
   reloadBackoffMs?: number;
 }
 
+/**
+ * Where the plugin's root context is in Envoy's teardown: "active" until torn down; "awaitingDone" after
+ * proxy_on_done returned false, until the plugin calls proxy_done; "deleted" once proxy_on_delete ran
+ * (or the VM failed or the host closed first, with no more callbacks).
+ */
+export type RootState = "active" | "awaitingDone" | "deleted";
+
 export interface Vm {
   id: string;
   failed: boolean;
   failure?: string;
+  rootState: RootState;
   hostCallCount: number;
   /** Bytes of shared-data values copied into this VM by proxy_get_shared_data. */
   sharedDataBytesRead: number;
@@ -208,6 +216,7 @@ export class WasmVm implements Vm {
   readonly metricIds = new Map<number, { name: string; kind: MetricKind; stat: MetricValue }>();
   nextMetricIndex = 0;
   root!: RootContext;
+  rootState: RootState = "active";
 
   private readonly instance: WebAssembly.Instance;
   private readonly memory: WebAssembly.Memory;
@@ -220,6 +229,10 @@ export class WasmVm implements Vm {
   private cachedU8 = new Uint8Array(0);
   private readonly strings = new ShortStringCache();
   private cachedView = new DataView(new ArrayBuffer(0));
+  /** proxy_done was accepted; proxy_on_delete follows once the current VM call returns. */
+  private deleteScheduled = false;
+  private rootDeleted: Promise<void> | undefined;
+  private resolveRootDeleted: () => void = () => {};
 
   constructor(
     readonly id: string,
@@ -342,6 +355,7 @@ export class WasmVm implements Vm {
     this.failed = true;
     this.failure = message;
     this.runtime.log(this.id, LogLevel.critical, functionName ? `Function: ${functionName} failed: ${message}` : `VM failed: ${message}`);
+    if (this.rootState === "awaitingDone") this.markRootDeleted();
     for (const ctx of this.contexts.values()) {
       if (ctx.kind !== "root") continue;
       ctx.tickTimer?.cancel();
@@ -354,17 +368,68 @@ export class WasmVm implements Vm {
     }
   }
 
-  /** Stops timers and outbound calls without marking the VM failed (host shutdown). */
+  /**
+   * Stops timers and outbound calls without marking the VM failed (host shutdown, or the root deleted).
+   * A root still awaiting proxy_done is dropped without proxy_on_delete, as ~WasmBase drops pending_done_.
+   */
   shutdown(): void {
     for (const ctx of this.contexts.values()) {
       if (ctx.kind !== "root") continue;
+      // A new generation also stops a tick that is running now from scheduling the next one.
+      ctx.tickGeneration++;
       ctx.tickTimer?.cancel();
       ctx.tickTimer = undefined;
+      ctx.tickPeriodMs = 0;
       for (const call of ctx.httpCalls.values()) call.cancel();
       ctx.httpCalls.clear();
       for (const call of ctx.grpcCalls.values()) call.outbound.cancel();
       ctx.grpcCalls.clear();
     }
+    if (this.rootState === "awaitingDone") this.markRootDeleted();
+  }
+
+  /**
+   * Tears the plugin down as cpp-host's WasmBase::startShutdown does: proxy_on_done on the root context;
+   * true (or no such export) → proxy_on_delete at once; false → the root stays alive (ticks, call and
+   * queue callbacks) until the plugin calls proxy_done, and is deleted after that VM call returns. A
+   * failed VM gets no callbacks. Resolves once the root is deleted; calling it again returns the same.
+   */
+  startShutdown(): Promise<void> {
+    if (this.rootDeleted === undefined) {
+      this.rootDeleted = new Promise<void>((resolve) => {
+        this.resolveRootDeleted = resolve;
+      });
+      if (this.failed) {
+        this.markRootDeleted();
+      } else {
+        // The root is not pending yet while proxy_on_done runs: a proxy_done from inside it is NOT_FOUND.
+        const done = this.callIn(this.root, "proxy_on_done", this.root.id);
+        if (this.failed) this.markRootDeleted();
+        else if (done === 0) this.rootState = "awaitingDone";
+        else this.deleteRoot();
+      }
+    }
+    return this.rootDeleted;
+  }
+
+  /** proxy_done: OK only while the root awaits it (once); proxy_on_delete runs after the current VM call. */
+  done(): boolean {
+    if (this.rootState !== "awaitingDone" || this.deleteScheduled) return false;
+    this.deleteScheduled = true;
+    this.deferAfterCall(() => this.deleteRoot());
+    return true;
+  }
+
+  private deleteRoot(): void {
+    if (this.rootState === "deleted") return;
+    this.callIn(this.root, "proxy_on_delete", this.root.id);
+    this.markRootDeleted();
+    this.shutdown();
+  }
+
+  private markRootDeleted(): void {
+    this.rootState = "deleted";
+    this.resolveRootDeleted();
   }
 
   log(level: number, message: string): void {
