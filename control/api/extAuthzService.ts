@@ -9,16 +9,15 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { CustomerEntitlements } from "../model/entitlements.ts";
 import type { EntitlementReader, ReadResult } from "../read/readTypes.ts";
-import type { WireCheckRequest, WireCheckResponse, WireHeaderValue, WireHeaderValueOption, WireHttpRequest } from "./extAuthzProto.ts";
+import { CheckRequestView, REQUESTED_USAGE_EXTENSION, viewOfCheckRequest } from "./checkRequestView.ts";
+import type { WireCheckRequest, WireCheckResponse, WireHeaderValueOption } from "./extAuthzProto.ts";
+import { checkRequestProjection } from "./fastPath/checkRequestProjection.ts";
 import { matchRule, type ExtAuthzRule } from "./extAuthzRules.ts";
 import { MAX_ID_BYTES, MAX_USAGE, RequestError } from "./requestValidation.ts";
 import { unaryHandlers, readOptionsOf, type CallContext, type UnaryMethods } from "./unaryCall.ts";
 
 export const DEFAULT_EXT_AUTHZ_CUSTOMER_HEADER = "x-customer-id";
-/** Per-route settings, set in Envoy with `typed_per_filter_config` → `check_settings.context_extensions`. */
-export const FEATURE_EXTENSION = "entitlement_feature";
-export const REQUESTED_USAGE_EXTENSION = "entitlement_requested_usage";
-const HEADER_PREFIX = "x-entitlement-";
+export { FEATURE_EXTENSION, REQUESTED_USAGE_EXTENSION } from "./checkRequestView.ts";
 
 export interface ExtAuthzServiceOptions {
   reader: EntitlementReader;
@@ -53,47 +52,6 @@ const ALLOW_HEADER = constantHeader("x-entitlement-decision", "allow");
 const FALLBACK_HEADER = constantHeader("x-entitlement-fallback", "true");
 const JSON_CONTENT_TYPE_HEADER = constantHeader("content-type", "application/json");
 
-/** What a Check reads from the request headers: the customer id and our own headers to strip. */
-interface HeaderScan {
-  /** The last value of the customer header (as a later header_map entry overrides), or "". */
-  customerId: string;
-  /** Lower-cased `x-entitlement-*` names, each once, in the order first seen. */
-  strip: string[];
-}
-
-const NOTHING_TO_STRIP: readonly string[] = Object.freeze([]);
-
-/**
- * One pass over the request headers in either encoding Envoy may use, by lower-cased name. No map of all
- * the headers is built: this runs on every Check and only two things are wanted from them.
- */
-function scanHeaders(http: WireHttpRequest | undefined, customerHeader: string): HeaderScan {
-  const scan: HeaderScan = { customerId: "", strip: NOTHING_TO_STRIP as string[] };
-  const headers = http?.headers;
-  if (headers !== undefined) for (const key in headers) noteHeader(scan, key.toLowerCase(), customerHeader, headers[key]!);
-  const map = http?.header_map?.headers;
-  if (map !== undefined) {
-    for (const h of map) {
-      if (!h.key) continue;
-      const name = h.key.toLowerCase();
-      noteHeader(scan, name, customerHeader, name === customerHeader ? headerMapValue(h) : "");
-    }
-  }
-  return scan;
-}
-
-function noteHeader(scan: HeaderScan, name: string, customerHeader: string, value: string): void {
-  if (name === customerHeader) scan.customerId = value;
-  if (name.startsWith(HEADER_PREFIX)) {
-    if (scan.strip === NOTHING_TO_STRIP) scan.strip = [];
-    if (!scan.strip.includes(name)) scan.strip.push(name);
-  }
-}
-
-function headerMapValue(h: WireHeaderValue): string {
-  return h.value || (h.raw_value ? Buffer.from(h.raw_value).toString("utf8") : "");
-}
-
 function parseRequestedUsage(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === "") return undefined;
   const value = Number(raw);
@@ -122,9 +80,17 @@ export class ExtAuthzService {
     this.now = options.now ?? Date.now;
   }
 
-  /** The RPC by method name, free of any transport: grpc-js (`handlers`) and the fast path both call it. */
+  /**
+   * The RPC by method name, free of any transport: grpc-js (`handlers`) and the fast path both call it;
+   * the fast path may decode Check's bytes straight into the view it reads (the projection).
+   */
   unaryMethods(): UnaryMethods {
-    return { logger: this.logger, methods: { Check: (request, context) => this.check(request as WireCheckRequest, context) } };
+    const projection = checkRequestProjection(this.customerHeader);
+    return {
+      logger: this.logger,
+      methods: { Check: (request, context) => this.check(request as WireCheckRequest | CheckRequestView, context) },
+      ...(projection ? { projections: { Check: projection } } : {}),
+    };
   }
 
   handlers(): grpc.UntypedServiceImplementation {
@@ -132,18 +98,17 @@ export class ExtAuthzService {
   }
 
   /** Throws RequestError synchronously on a bad request; answers at once on a cache hit, else one `then` on the reader's promise. */
-  check(request: WireCheckRequest, context: CallContext): WireCheckResponse | Promise<WireCheckResponse> {
-    const http = request.attributes?.request?.http;
-    const extensions = request.attributes?.context_extensions ?? {};
-    const { customerId, strip } = scanHeaders(http, this.customerHeader);
+  check(request: WireCheckRequest | CheckRequestView, context: CallContext): WireCheckResponse | Promise<WireCheckResponse> {
+    const view = request instanceof CheckRequestView ? request : viewOfCheckRequest(request, this.customerHeader);
+    const { customerId, strip } = view;
 
-    const rule = extensions[FEATURE_EXTENSION] ? undefined : matchRule(this.rules, http?.path ?? "/");
-    const featureId = extensions[FEATURE_EXTENSION] || rule?.feature;
+    const rule = view.feature ? undefined : matchRule(this.rules, view.path ?? "/");
+    const featureId = view.feature || rule?.feature;
     if (!featureId) {
       this.count("allow", "");
       return { status: { code: GRPC_OK }, ok_response: { headers: [], headers_to_remove: strip } };
     }
-    const requestedUsage = parseRequestedUsage(extensions[REQUESTED_USAGE_EXTENSION]) ?? rule?.requestedUsage;
+    const requestedUsage = parseRequestedUsage(view.requestedUsage) ?? rule?.requestedUsage;
 
     if (customerId === "" || Buffer.byteLength(customerId) > MAX_ID_BYTES) {
       this.count("deny", "MissingCustomerId");

@@ -19,7 +19,7 @@ export interface PendingCallCap {
 export function capPendingCalls(set: UnaryMethods, cap: PendingCallCap): UnaryMethods {
   const methods: Record<string, UnaryHandler<unknown, unknown>> = {};
   for (const [name, handler] of Object.entries(set.methods)) methods[name] = (request, context) => capped(handler(request, context), cap);
-  return { logger: set.logger, methods };
+  return { ...set, methods };
 }
 
 function capped<Res>(answer: Res | Promise<Res>, cap: PendingCallCap): Res | Promise<Res> {

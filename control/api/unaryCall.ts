@@ -21,6 +21,12 @@ export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Res
 export interface UnaryMethods {
   logger: Logger;
   methods: Readonly<Record<string, UnaryHandler<unknown, unknown>>>;
+  /**
+   * For a transport that decodes requests itself (the fast path): a method's request bytes decoded
+   * straight into what its handler reads, which the handler then takes in place of the whole message;
+   * undefined for bytes the projection does not cover, which are then decoded whole.
+   */
+  projections?: Readonly<Record<string, (bytes: Buffer) => object | undefined>>;
 }
 
 /** grpc-js handlers for every method of the set. */

@@ -1,5 +1,6 @@
 // The fast path decodes the hot requests with hand-written decoders (control/api/fastPath/
-// hotRequestDecoders.ts) and leaves everything else to proto-loader: through the whole control plane
+// hotRequestDecoders.ts; a Check straight into what the decision reads, checkRequestProjection.ts when
+// no interceptor wraps the call) and leaves everything else to proto-loader: through the whole control plane
 // (its real interceptor list), and with interceptors wrapping each fast call, every answer, refusal
 // text included, is the one grpc-js gives with the fast path off, whether the hand decoder covered the
 // bytes or protobufjs decoded or refused them.
@@ -8,6 +9,7 @@ import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { startApiServer, type ApiServerHandle } from "../../control/api/apiServer.ts";
+import { checkRequestProjection } from "../../control/api/fastPath/checkRequestProjection.ts";
 import { decodeBooleanRequest, decodeCheckRequest, decodeMeteredRequest } from "../../control/api/fastPath/hotRequestDecoders.ts";
 import { statusDetailsLimitInterceptor } from "../../control/limits/statusDetailsLimit.ts";
 import { createLogger } from "../../control/log.ts";
@@ -57,12 +59,18 @@ function contentType(t: TestContext, port: number, path: string, bytes: Buffer):
   });
 }
 
-function envoyCheck(customer: string, feature: string): Buffer {
+function envoyCheck(customer: string, feature: string, extraHeaders: Record<string, string> = {}): Buffer {
   const request = envoyCheckRequest();
   const http = request.attributes.request.http;
-  http.headers = { ...(http.headers as Record<string, string>), "x-customer-id": customer };
+  http.headers = { ...(http.headers as Record<string, string>), ...extraHeaders, "x-customer-id": customer };
   request.attributes.context_extensions = { entitlement_feature: feature };
   return apiDefinitions().extAuthz.Check!.requestSerialize(request);
+}
+
+/** Envoy's newer header encoding: header_map entries, a value that is not UTF-8 in raw_value. */
+function headerMapCheck(customer: string, feature: string): Buffer {
+  const headers = [{ key: ":path", value: "/reports" }, { key: "x-customer-id", raw_value: Buffer.from(customer) }, { key: "x-entitlement-feature", value: "forged" }];
+  return apiDefinitions().extAuthz.Check!.requestSerialize({ attributes: { request: { http: { path: "/reports", header_map: { headers } } }, context_extensions: { entitlement_feature: feature } } });
 }
 
 /** The cases: decoded by hand, and left to protobufjs (which decodes or refuses them). */
@@ -78,6 +86,8 @@ function requestCases(): { covered: [string, Buffer, string][]; notCovered: [str
     [METERED, metered({ customer_id: "customer-free", feature_id: "feature-api-calls", options: { requested_usage: NaN } }), "metered NaN (refused by validation)"],
     [CHECK, envoyCheck("customer-free", "feature-reports"), "Envoy-shaped Check, granted"],
     [CHECK, envoyCheck("nobody", "feature-reports"), "Envoy-shaped Check, unknown customer"],
+    [CHECK, envoyCheck("customer-free", "feature-api-calls", { "X-Entitlement-Remaining": "999", "x-entitlement-decision": "forged" }), "Check with forged x-entitlement-* headers to strip"],
+    [CHECK, headerMapCheck("customer-pro", "feature-reports"), "Check with the customer in header_map's raw_value"],
   ];
   const notCovered: [string, Buffer, string][] = [
     // protobufjs keeps the last customer_id: customer-pro is entitled.
@@ -92,11 +102,13 @@ function requestCases(): { covered: [string, Buffer, string][]; notCovered: [str
   ];
   const hand: Record<string, (bytes: Buffer) => object | undefined> = { [BOOLEAN]: decodeBooleanRequest, [METERED]: decodeMeteredRequest, [CHECK]: decodeCheckRequest };
   for (const [path, bytes, what] of covered) assert.ok(hand[path]!(bytes) !== undefined, `decoded by hand: ${what}`);
+  const project = checkRequestProjection("x-customer-id")!;
+  for (const [path, bytes, what] of covered) if (path === CHECK) assert.ok(project(bytes) !== undefined, `projected: ${what}`);
   for (const [path, bytes, what] of notCovered) assert.equal(hand[path]!(bytes), undefined, `left to protobufjs: ${what}`);
   return { covered, notCovered };
 }
 
-const EXPECTED_CODES = ["OK", "OK", "INVALID_ARGUMENT", "OK", "INVALID_ARGUMENT", "OK", "OK", "OK", "OK", "OK", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "OK"];
+const EXPECTED_CODES = ["OK", "OK", "INVALID_ARGUMENT", "OK", "INVALID_ARGUMENT", "OK", "OK", "OK", "OK", "OK", "OK", "OK", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "OK"];
 
 /** Every case on both servers: the same answers, bytes and texts; returns the fast server's. */
 async function sameAnswers(fast: grpc.Client, slow: grpc.Client, metadata?: grpc.Metadata): Promise<Answer[]> {
@@ -112,9 +124,9 @@ async function sameAnswers(fast: grpc.Client, slow: grpc.Client, metadata?: grpc
     EXPECTED_CODES,
   );
   // The last-wins customer: protobufjs decoded it on the fast path too.
-  const lastWins = apiDefinitions().sidecar.GetBooleanEntitlement!.responseDeserialize(answers[7]!.body!) as { has_access: boolean };
+  const lastWins = apiDefinitions().sidecar.GetBooleanEntitlement!.responseDeserialize(answers[9]!.body!) as { has_access: boolean };
   assert.equal(lastWins.has_access, true);
-  assert.match(answers[10]!.details, /^request: not a valid GetBooleanEntitlement request message/);
+  assert.match(answers[12]!.details, /^request: not a valid GetBooleanEntitlement request message/);
   return answers;
 }
 

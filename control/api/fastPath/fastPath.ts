@@ -108,7 +108,9 @@ function routesOf(
       // that only turns its failures into values (their objects are the ones it passes through); never
       // in front of any other wrapper.
       const handDecodable = definitions === service.definition || wrapService === decodeFailuresAsValues;
-      const deserialize = handDecodable ? withHandDecoder(method.path, definition.requestDeserialize) : definition.requestDeserialize;
+      // A projection is no message at all: only when no interceptor wraps the call and could read it.
+      const projection = plain !== undefined && handDecodable ? service.methods.projections?.[name] : undefined;
+      const deserialize = handDecodable ? withHandDecoder(method.path, definition.requestDeserialize, projection) : definition.requestDeserialize;
       const decode = plain !== undefined && undecodableAsValue ? decodingFailuresAsValues(deserialize) : deserialize;
       routes.set(method.path, {
         name,
@@ -131,9 +133,13 @@ function routesOf(
   return routes;
 }
 
-/** The method's hand-written request decoder, and proto-loader's for whatever it does not cover. */
-function withHandDecoder(path: string, deserialize: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
+/**
+ * The method's projection (its handler's own view of the bytes) when it has one, else its hand-written
+ * request decoder, and proto-loader's for whatever neither covers.
+ */
+function withHandDecoder(path: string, deserialize: (bytes: Buffer) => unknown, projection: ((bytes: Buffer) => object | undefined) | undefined): (bytes: Buffer) => unknown {
   const hand = HOT_REQUEST_DECODERS.get(path);
+  if (projection !== undefined) return hand === undefined ? (bytes) => projection(bytes) ?? deserialize(bytes) : (bytes) => projection(bytes) ?? hand(bytes) ?? deserialize(bytes);
   return hand === undefined ? deserialize : (bytes) => hand(bytes) ?? deserialize(bytes);
 }
 

@@ -17,7 +17,7 @@
 // test/control/hotRequestDecoders.test.ts and test/fuzz/hotRequestDecoders.test.ts compare both.
 
 /** Bytes the hand-written decoder does not cover: proto-loader decodes the whole message instead. */
-const NOT_COVERED = new Error("not covered by the hand-written decoder");
+export const NOT_COVERED = new Error("not covered by the hand-written decoder");
 
 type Obj = Record<string, unknown>;
 
@@ -38,7 +38,7 @@ const INTERNED_MAX_BYTES = 64;
 const INTERNED_SLOTS = 1024;
 const interned: string[] = new Array<string>(INTERNED_SLOTS).fill("");
 
-function internedString(buf: Buffer, start: number, stop: number): string {
+export function internedString(buf: Buffer, start: number, stop: number): string {
   const n = stop - start;
   if (n > INTERNED_MAX_BYTES) return (buf as unknown as Utf8Slicing).utf8Slice(start, stop);
   // The slot from the length and a few bytes; the comparison below reads them all.
@@ -68,7 +68,7 @@ function isAscii(buf: Buffer, start: number, stop: number): boolean {
   return true;
 }
 
-class Cursor {
+export class Cursor {
   pos = 0;
   constructor(readonly buf: Buffer) {}
 
@@ -115,6 +115,11 @@ class Cursor {
     const stop = this.pos + n;
     if (stop > end) throw NOT_COVERED;
     return stop;
+  }
+
+  /** Past a length-delimited value whose contents are not read (any bytes are a valid string or bytes). */
+  skip(end: number): void {
+    this.pos = this.length(end);
   }
 
   /** `keep` false: a string that may carry a credential or never recurs, sliced and never kept. */
@@ -212,7 +217,7 @@ const CREDENTIAL_NAME = /auth|cookie|token|secret|key|session|pass|sign|cred/i;
 const keepableNames = new Map<string, boolean>();
 
 /** False for a header (or label) whose value may be a credential: it is never kept in the string table. */
-function mayKeepValueOf(name: string): boolean {
+export function mayKeepValueOf(name: string): boolean {
   let keep = keepableNames.get(name);
   if (keep === undefined) {
     keep = !CREDENTIAL_NAME.test(name);
