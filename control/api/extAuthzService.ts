@@ -9,11 +9,12 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { CustomerEntitlements } from "../model/entitlements.ts";
 import type { EntitlementReader, ReadResult } from "../read/readTypes.ts";
-import { CheckRequestView, REQUESTED_USAGE_EXTENSION, viewOfCheckRequest } from "./checkRequestView.ts";
+import { CheckRequestView, NOTHING_TO_STRIP, REQUESTED_USAGE_EXTENSION, viewOfCheckRequest } from "./checkRequestView.ts";
 import type { WireCheckRequest, WireCheckResponse, WireHeaderValueOption } from "./extAuthzProto.ts";
 import { checkRequestProjection } from "./fastPath/checkRequestProjection.ts";
 import { matchRule, type ExtAuthzRule } from "./extAuthzRules.ts";
 import { MAX_ID_BYTES, MAX_USAGE, RequestError } from "./requestValidation.ts";
+import { SharedAnswers } from "./sharedAnswers.ts";
 import { unaryHandlers, readOptionsOf, type CallContext, type UnaryMethods } from "./unaryCall.ts";
 
 export const DEFAULT_EXT_AUTHZ_CUSTOMER_HEADER = "x-customer-id";
@@ -69,6 +70,8 @@ export class ExtAuthzService {
   private readonly global: EntitlementsFallback | undefined;
   private readonly metrics: Metrics | undefined;
   private readonly now: () => number;
+  /** By feature, then customer. */
+  private readonly plainAllows = new SharedAnswers<WireCheckResponse>((featureId, customerId) => allowed(customerId, featureId, undefined, NOTHING_TO_STRIP, false));
 
   constructor(options: ExtAuthzServiceOptions) {
     this.reader = options.reader;
@@ -152,6 +155,7 @@ export class ExtAuthzService {
     this.count("allow", "");
     // After this request, as the filter reports it.
     const remaining = decision.kind === "METERED" && decision.remaining !== undefined ? Math.max(0, decision.remaining - (requestedUsage ?? 0)) : undefined;
+    if (remaining === undefined && strip.length === 0) return this.plainAllows.get(featureId, customerId);
     return allowed(customerId, featureId, remaining, strip, false);
   }
 

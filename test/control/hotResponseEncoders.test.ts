@@ -4,6 +4,7 @@ import { extAuthzServiceDefinition } from "../../control/api/extAuthzProto.ts";
 import { ExtAuthzService } from "../../control/api/extAuthzService.ts";
 import { frameMessage } from "../../control/api/fastPath/grpcWire.ts";
 import { encodeBooleanResponse, encodeCheckResponse, encodeMeteredResponse } from "../../control/api/fastPath/hotResponseEncoders.ts";
+import { freezeDeep } from "../../control/api/sharedAnswers.ts";
 import { sidecarServiceDefinition } from "../../control/api/sidecarProto.ts";
 import { SidecarService } from "../../control/api/sidecarService.ts";
 import type { CallContext } from "../../control/api/unaryCall.ts";
@@ -164,4 +165,18 @@ test("strings of any UTF-16 code units (pairs, lone surrogates, 1–3-byte chara
     for (let j = 0; j < length; j++) s += String.fromCharCode(next(3) === 0 ? units[next(units.length)]! : 0x20 + next(0x5f));
     assertSameBytes("CheckResponse", { status: { code: 0 }, ok_response: { headers: [header("x-entitlement-customer", s)], headers_to_remove: [s] } }, `random string ${i}`);
   }
+});
+
+test("a frozen (shared) Check answer is encoded once: the same frame, with proto-loader's bytes, every time", () => {
+  const answer = freezeDeep({
+    status: { code: 0 },
+    ok_response: { headers: [{ header: { key: "x-entitlement-customer", value: "c-1" }, append: { value: false }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }], headers_to_remove: [] },
+  });
+  const first = encodeCheckResponse(answer);
+  assert.ok(first !== undefined);
+  assert.deepEqual(first, frameMessage(extAuthz.Check!.responseSerialize(answer)));
+  assert.equal(encodeCheckResponse(answer), first, "the kept frame");
+  // An answer built per call (not frozen) gets its own frame each time.
+  const fresh = { status: { code: 0 } };
+  assert.notEqual(encodeCheckResponse(fresh), encodeCheckResponse(fresh));
 });

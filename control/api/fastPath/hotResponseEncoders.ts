@@ -615,8 +615,21 @@ function writeCheckResponse(m: Obj): Buffer {
   return w.framed();
 }
 
+/**
+ * Frames of frozen answers. A handler freezes an answer all the way down only when it shares it between
+ * calls (control/api/sharedAnswers.ts), so its bytes never change and are encoded once; node:http2 only
+ * reads a buffer it writes, so one frame serves every call.
+ */
+const framesOfFrozen = new WeakMap<object, Buffer>();
+
 export function encodeCheckResponse(message: unknown): Buffer | undefined {
-  return encodeOrUndefined(writeCheckResponse, message);
+  if (typeof message !== "object" || message === null || !Object.isFrozen(message)) return encodeOrUndefined(writeCheckResponse, message);
+  let frame = framesOfFrozen.get(message);
+  if (frame === undefined) {
+    frame = encodeOrUndefined(writeCheckResponse, message);
+    if (frame !== undefined) framesOfFrozen.set(message, frame);
+  }
+  return frame;
 }
 
 /** The hand-written encoder of each method's response, by full method path. */

@@ -1,0 +1,62 @@
+// Answers shared between calls (control/api/sharedAnswers.ts) and the ext_authz allow answer that uses
+// them: one frozen object per customer and feature, never one for another, bounded.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ExtAuthzService } from "../../control/api/extAuthzService.ts";
+import type { WireCheckResponse } from "../../control/api/extAuthzProto.ts";
+import { SharedAnswers } from "../../control/api/sharedAnswers.ts";
+import type { CallContext } from "../../control/api/unaryCall.ts";
+import { createLogger } from "../../control/log.ts";
+import { StoreReader } from "../../control/read/storeReader.ts";
+import { EntitlementStore } from "../../control/store/entitlementStore.ts";
+
+test("one answer per pair, built once, frozen all the way down; past the bound the table starts over", () => {
+  let built = 0;
+  const answers = new SharedAnswers((outer, inner) => ({ pair: `${outer}/${inner}`, nested: { list: [outer] }, serial: ++built }), 3);
+  const a = answers.get("f1", "c1");
+  assert.equal(answers.get("f1", "c1"), a);
+  assert.equal(built, 1);
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.nested) && Object.isFrozen(a.nested.list));
+  assert.equal(answers.get("f1", "c2").pair, "f1/c2");
+  assert.equal(answers.get("f2", "c1").pair, "f2/c1");
+  assert.equal(answers.size, 3);
+  // The fourth pair drops the table: it holds only the new pair, and the old ones are built again.
+  assert.equal(answers.get("f2", "c2").pair, "f2/c2");
+  assert.equal(answers.size, 1);
+  const again = answers.get("f1", "c1");
+  assert.notEqual(again, a);
+  assert.deepEqual({ ...again, serial: 0 }, { ...a, serial: 0 });
+});
+
+const CONTEXT: CallContext = { signal: new AbortController().signal, timeLeftMs: () => undefined };
+
+function checkRequest(customer: string, feature: string, extra: Record<string, string> = {}): object {
+  return { attributes: { request: { http: { path: "/", headers: { "x-customer-id": customer, ...extra } } }, context_extensions: { entitlement_feature: feature } } };
+}
+
+test("ext_authz shares the plain allow answer per customer and feature, never when there is something to strip or a quota", async () => {
+  const store = new EntitlementStore();
+  const boolean = { featureType: "BOOLEAN", hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 0 } as const;
+  const metered = { featureType: "NUMBER", meterType: "Incremental", usageLimit: 100, hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 10 } as const;
+  for (const customerId of ["c-1", "c-2"]) store.upsert({ customerId, entitlements: [{ featureId: "reports", ...boolean }, { featureId: "api-calls", ...metered }] });
+  const service = new ExtAuthzService({ reader: new StoreReader(store), logger: createLogger("silent") });
+  const check = async (request: object): Promise<WireCheckResponse> => await service.check(request, CONTEXT);
+  const headerValues = (answer: WireCheckResponse): Record<string, string> => Object.fromEntries((answer.ok_response?.headers ?? []).map((h) => [h.header.key, h.header.value]));
+
+  const first = await check(checkRequest("c-1", "reports"));
+  assert.equal(await check(checkRequest("c-1", "reports")), first, "shared");
+  assert.ok(Object.isFrozen(first.ok_response!.headers[1]!.header));
+  assert.deepEqual(headerValues(first), { "x-entitlement-decision": "allow", "x-entitlement-customer": "c-1", "x-entitlement-feature": "reports" });
+  const other = await check(checkRequest("c-2", "reports"));
+  assert.notEqual(other, first);
+  assert.equal(headerValues(other)["x-entitlement-customer"], "c-2");
+
+  const stripped = await check(checkRequest("c-1", "reports", { "x-entitlement-forged": "1" }));
+  assert.notEqual(stripped, first);
+  assert.deepEqual(stripped.ok_response!.headers_to_remove, ["x-entitlement-forged"]);
+  assert.deepEqual(first.ok_response!.headers_to_remove, [], "the shared answer was not changed");
+
+  const quota = await check(checkRequest("c-1", "api-calls"));
+  assert.equal(headerValues(quota)["x-entitlement-remaining"], "90");
+  assert.notEqual(await check(checkRequest("c-1", "api-calls")), quota, "answers with a quota are built per call");
+});
