@@ -12,7 +12,7 @@ import {
 } from "../evaluation/fallback.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { CustomerEntitlements } from "../model/entitlements.ts";
+import type { CustomerEntitlements, FeatureEntitlement } from "../model/entitlements.ts";
 import type { EntitlementReader, ReadResult, UsageAck, UsageWriter } from "../read/readTypes.ts";
 import type { EntitlementStore } from "../store/entitlementStore.ts";
 import {
@@ -54,6 +54,7 @@ import type {
   WireTypedRequest,
   WireV2Request,
 } from "./sidecarProto.ts";
+import { freezeDeep } from "./sharedAnswers.ts";
 import { unaryHandlers, readOptionsOf, type CallContext, type UnaryHandler, type UnaryMethods } from "./unaryCall.ts";
 
 export interface SidecarServiceOptions {
@@ -115,6 +116,8 @@ export class SidecarService {
   private readonly store: EntitlementStore | undefined;
   private readonly metrics: Metrics | undefined;
   private readonly now: () => number;
+  /** Granted GetBooleanEntitlement answers by the store's entitlement object: they live and go with it. */
+  private readonly booleanGrants = new WeakMap<FeatureEntitlement, object>();
 
   constructor(options: SidecarServiceOptions) {
     this.reader = options.reader;
@@ -215,9 +218,21 @@ export class SidecarService {
 
   // The typed reads throw RequestError synchronously on a bad request (runUnary answers INVALID_ARGUMENT).
   private getBoolean(request: WireTypedRequest, context: CallContext): object | Promise<object> {
-    return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) =>
-      withHead(outcome, { entitlement: outcome.decision ? booleanFromDecision(outcome.decision) : booleanFromFallback() }),
-    );
+    return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) => {
+      const decision = outcome.decision;
+      // A grant says only which feature: one shared answer per entitlement the store holds.
+      if (decision?.hasAccess && decision.accessDeniedReason === undefined && decision.entitlement) return this.grantedBoolean(decision, decision.entitlement);
+      return withHead(outcome, { entitlement: decision ? booleanFromDecision(decision) : booleanFromFallback() });
+    });
+  }
+
+  private grantedBoolean(decision: Decision, entitlement: FeatureEntitlement): object {
+    let answer = this.booleanGrants.get(entitlement);
+    if (answer === undefined) {
+      answer = freezeDeep(withHead({ decision }, { entitlement: booleanFromDecision(decision) }));
+      this.booleanGrants.set(entitlement, answer);
+    }
+    return answer;
   }
 
   private getNumeric(request: WireTypedRequest, context: CallContext): object | Promise<object> {

@@ -1,12 +1,15 @@
-// Answers shared between calls (control/api/sharedAnswers.ts) and the ext_authz allow answer that uses
-// them: one frozen object per customer and feature, never one for another, bounded.
+// Answers shared between calls (control/api/sharedAnswers.ts): the ext_authz allow answer (one frozen
+// object per customer and feature, bounded) and the GetBooleanEntitlement grant (one per entitlement
+// object the store holds), never one for another.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ExtAuthzService } from "../../control/api/extAuthzService.ts";
 import type { WireCheckResponse } from "../../control/api/extAuthzProto.ts";
 import { SharedAnswers } from "../../control/api/sharedAnswers.ts";
+import { SidecarService } from "../../control/api/sidecarService.ts";
 import type { CallContext } from "../../control/api/unaryCall.ts";
 import { createLogger } from "../../control/log.ts";
+import { OfflineUsageWriter } from "../../control/read/offlineUsageWriter.ts";
 import { StoreReader } from "../../control/read/storeReader.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 
@@ -59,4 +62,27 @@ test("ext_authz shares the plain allow answer per customer and feature, never wh
   const quota = await check(checkRequest("c-1", "api-calls"));
   assert.equal(headerValues(quota)["x-entitlement-remaining"], "90");
   assert.notEqual(await check(checkRequest("c-1", "api-calls")), quota, "answers with a quota are built per call");
+});
+
+test("GetBooleanEntitlement shares its grant per entitlement the store holds, and a changed entitlement gets a new one", async () => {
+  const store = new EntitlementStore();
+  const reports = { featureId: "reports", featureType: "BOOLEAN", hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 0 } as const;
+  store.upsert({ customerId: "c-1", entitlements: [reports] });
+  store.upsert({ customerId: "c-2", entitlements: [{ ...reports }] });
+  const sidecar = new SidecarService({ reader: new StoreReader(store), usage: new OfflineUsageWriter(store), logger: createLogger("silent") });
+  const getBoolean = sidecar.unaryMethods().methods.GetBooleanEntitlement!;
+  const ask = async (customer: string, feature = "reports"): Promise<Record<string, unknown>> => (await getBoolean({ customer_id: customer, feature_id: feature }, CONTEXT)) as Record<string, unknown>;
+
+  const grant = await ask("c-1");
+  assert.deepEqual(grant, { has_access: true, is_fallback: false, entitlement: { feature: { id: "reports", feature_type: "FEATURE_TYPE_BOOLEAN", meter_type: "METER_TYPE_NONE", is_metered: false } } });
+  assert.equal(await ask("c-1"), grant, "shared");
+  assert.ok(Object.isFrozen(grant) && Object.isFrozen(grant.entitlement));
+  assert.notEqual(await ask("c-2"), grant, "each customer's entitlement object has its own");
+  // A denial is built per call.
+  const denial = await ask("c-1", "missing");
+  assert.equal(denial.has_access, false);
+  assert.notEqual(await ask("c-1", "missing"), denial);
+  // An update replaces the entitlement object: the next grant is new.
+  store.upsert({ customerId: "c-1", entitlements: [{ ...reports, hasSoftLimit: true }] });
+  assert.notEqual(await ask("c-1"), grant);
 });

@@ -403,6 +403,23 @@ function encodeOrUndefined(encode: (m: Obj) => Buffer, message: unknown): Buffer
   }
 }
 
+/**
+ * Frames of frozen answers. A handler freezes an answer all the way down only when it shares it between
+ * calls (control/api/sharedAnswers.ts), so its bytes never change and are encoded once; node:http2 only
+ * reads a buffer it writes, so one frame serves every call.
+ */
+const framesOfFrozen = new WeakMap<object, Buffer>();
+
+function encodeOnceIfFrozen(encode: (m: Obj) => Buffer, message: unknown): Buffer | undefined {
+  if (typeof message !== "object" || message === null || !Object.isFrozen(message)) return encodeOrUndefined(encode, message);
+  let frame = framesOfFrozen.get(message);
+  if (frame === undefined) {
+    frame = encodeOrUndefined(encode, message);
+    if (frame !== undefined) framesOfFrozen.set(message, frame);
+  }
+  return frame;
+}
+
 /** GetBooleanEntitlementResponse (head, entitlement 4: BooleanEntitlement { feature 4 }), framed. */
 function writeBooleanResponse(m: Obj): Buffer {
   const entitlement = isSet(m.entitlement) ? obj(m.entitlement) : undefined;
@@ -418,7 +435,7 @@ function writeBooleanResponse(m: Obj): Buffer {
 }
 
 export function encodeBooleanResponse(message: unknown): Buffer | undefined {
-  return encodeOrUndefined(writeBooleanResponse, message);
+  return encodeOnceIfFrozen(writeBooleanResponse, message);
 }
 
 /** GetMeteredEntitlementResponse (head, requested_usage 4 (double), entitlement 5: MeteredEntitlement), framed. */
@@ -442,7 +459,7 @@ function writeMeteredResponse(m: Obj): Buffer {
 }
 
 export function encodeMeteredResponse(message: unknown): Buffer | undefined {
-  return encodeOrUndefined(writeMeteredResponse, message);
+  return encodeOnceIfFrozen(writeMeteredResponse, message);
 }
 
 // ---- envoy.service.auth.v3 ------------------------------------------------------------------------
@@ -615,21 +632,8 @@ function writeCheckResponse(m: Obj): Buffer {
   return w.framed();
 }
 
-/**
- * Frames of frozen answers. A handler freezes an answer all the way down only when it shares it between
- * calls (control/api/sharedAnswers.ts), so its bytes never change and are encoded once; node:http2 only
- * reads a buffer it writes, so one frame serves every call.
- */
-const framesOfFrozen = new WeakMap<object, Buffer>();
-
 export function encodeCheckResponse(message: unknown): Buffer | undefined {
-  if (typeof message !== "object" || message === null || !Object.isFrozen(message)) return encodeOrUndefined(writeCheckResponse, message);
-  let frame = framesOfFrozen.get(message);
-  if (frame === undefined) {
-    frame = encodeOrUndefined(writeCheckResponse, message);
-    if (frame !== undefined) framesOfFrozen.set(message, frame);
-  }
-  return frame;
+  return encodeOnceIfFrozen(writeCheckResponse, message);
 }
 
 /** The hand-written encoder of each method's response, by full method path. */
