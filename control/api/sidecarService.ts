@@ -54,7 +54,7 @@ import type {
   WireTypedRequest,
   WireV2Request,
 } from "./sidecarProto.ts";
-import { freezeDeep } from "./sharedAnswers.ts";
+import { LastAnswerPerKey } from "./sharedAnswers.ts";
 import { unaryHandlers, readOptionsOf, type CallContext, type UnaryHandler, type UnaryMethods } from "./unaryCall.ts";
 
 export interface SidecarServiceOptions {
@@ -108,6 +108,26 @@ function withHead<T extends object>(outcome: Outcome, rest: T): WireDecisionHead
   return Object.assign(head(outcome), rest);
 }
 
+// What decisionHead, booleanFromDecision and meteredFromDecision read besides the entitlement object
+// (the key): answers built from two decisions equal in these are the same.
+function sameBooleanAnswer(a: Decision, b: Decision): boolean {
+  return a.hasAccess === b.hasAccess && a.accessDeniedReason === b.accessDeniedReason;
+}
+
+function sameMeteredAnswer(a: Decision, b: Decision): boolean {
+  return (
+    sameBooleanAnswer(a, b) &&
+    a.isUnlimited === b.isUnlimited &&
+    a.hasSoftLimit === b.hasSoftLimit &&
+    // Object.is: a double -0 is written unlike 0.
+    Object.is(a.requestedUsage, b.requestedUsage) &&
+    Object.is(a.currentUsage, b.currentUsage) &&
+    Object.is(a.usageLimit, b.usageLimit) &&
+    Object.is(a.usagePeriodStart, b.usagePeriodStart) &&
+    Object.is(a.usagePeriodEnd, b.usagePeriodEnd)
+  );
+}
+
 export class SidecarService {
   private readonly reader: EntitlementReader;
   private readonly usage: UsageWriter;
@@ -116,8 +136,9 @@ export class SidecarService {
   private readonly store: EntitlementStore | undefined;
   private readonly metrics: Metrics | undefined;
   private readonly now: () => number;
-  /** Granted GetBooleanEntitlement answers by the store's entitlement object: they live and go with it. */
-  private readonly booleanGrants = new WeakMap<FeatureEntitlement, object>();
+  // The last answer per entitlement object the store holds, for a customer asking again.
+  private readonly booleanAnswers = new LastAnswerPerKey<FeatureEntitlement, Decision, object>(sameBooleanAnswer);
+  private readonly meteredAnswers = new LastAnswerPerKey<FeatureEntitlement, Decision, object>(sameMeteredAnswer);
 
   constructor(options: SidecarServiceOptions) {
     this.reader = options.reader;
@@ -220,19 +241,9 @@ export class SidecarService {
   private getBoolean(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) => {
       const decision = outcome.decision;
-      // A grant says only which feature: one shared answer per entitlement the store holds.
-      if (decision?.hasAccess && decision.accessDeniedReason === undefined && decision.entitlement) return this.grantedBoolean(decision, decision.entitlement);
-      return withHead(outcome, { entitlement: decision ? booleanFromDecision(decision) : booleanFromFallback() });
+      const build = (): object => withHead(outcome, { entitlement: decision ? booleanFromDecision(decision) : booleanFromFallback() });
+      return decision?.entitlement ? this.booleanAnswers.get(decision.entitlement, decision, build) : build();
     });
-  }
-
-  private grantedBoolean(decision: Decision, entitlement: FeatureEntitlement): object {
-    let answer = this.booleanGrants.get(entitlement);
-    if (answer === undefined) {
-      answer = freezeDeep(withHead({ decision }, { entitlement: booleanFromDecision(decision) }));
-      this.booleanGrants.set(entitlement, answer);
-    }
-    return answer;
   }
 
   private getNumeric(request: WireTypedRequest, context: CallContext): object | Promise<object> {
@@ -244,8 +255,10 @@ export class SidecarService {
   private getMetered(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     const query = featureQuery(request);
     return this.answer(query, "METERED", context, (outcome) => {
-      if (outcome.decision) {
-        return withHead(outcome, { requested_usage: outcome.decision.requestedUsage, entitlement: meteredFromDecision(outcome.decision) });
+      const decision = outcome.decision;
+      if (decision) {
+        const build = (): object => withHead(outcome, { requested_usage: decision.requestedUsage, entitlement: meteredFromDecision(decision) });
+        return decision.entitlement ? this.meteredAnswers.get(decision.entitlement, decision, build) : build();
       }
       const requested = query.requestedUsage ?? outcome.fallback.requestedUsage ?? 0;
       return withHead(outcome, { requested_usage: requested, entitlement: meteredFromFallback(outcome.fallback) });

@@ -64,7 +64,7 @@ test("ext_authz shares the plain allow answer per customer and feature, never wh
   assert.notEqual(await check(checkRequest("c-1", "api-calls")), quota, "answers with a quota are built per call");
 });
 
-test("GetBooleanEntitlement shares its grant per entitlement the store holds, and a changed entitlement gets a new one", async () => {
+test("GetBooleanEntitlement reuses its answer per entitlement the store holds while the decision is the same; a changed entitlement gets a new one", async () => {
   const store = new EntitlementStore();
   const reports = { featureId: "reports", featureType: "BOOLEAN", hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 0 } as const;
   store.upsert({ customerId: "c-1", entitlements: [reports] });
@@ -78,11 +78,45 @@ test("GetBooleanEntitlement shares its grant per entitlement the store holds, an
   assert.equal(await ask("c-1"), grant, "shared");
   assert.ok(Object.isFrozen(grant) && Object.isFrozen(grant.entitlement));
   assert.notEqual(await ask("c-2"), grant, "each customer's entitlement object has its own");
-  // A denial is built per call.
+  // Without the feature there is no entitlement to key on: built per call.
   const denial = await ask("c-1", "missing");
   assert.equal(denial.has_access, false);
   assert.notEqual(await ask("c-1", "missing"), denial);
+  // The same entitlement under a customer that lost access (same object, new entry): a new answer.
+  store.upsert({ customerId: "c-2", entitlements: store.get("c-2")!.value.entitlements, accessDeniedReason: "CustomerIsArchived" });
+  const archived = await ask("c-2");
+  assert.equal(archived.has_access, false);
   // An update replaces the entitlement object: the next grant is new.
   store.upsert({ customerId: "c-1", entitlements: [{ ...reports, hasSoftLimit: true }] });
   assert.notEqual(await ask("c-1"), grant);
+});
+
+test("GetMeteredEntitlement reuses its answer while usage, limit, period and request are the same, and never past a change", async () => {
+  const store = new EntitlementStore();
+  const day = 86_400_000;
+  const start = Date.UTC(2026, 10, 25);
+  const apiCalls = { featureId: "api-calls", featureType: "NUMBER", meterType: "Incremental", usageLimit: 100, hasUnlimitedUsage: false, hasSoftLimit: false, currentUsage: 10, resetPeriod: "DAY", usagePeriodAnchor: start, usagePeriodStart: start, usagePeriodEnd: start + day } as const;
+  store.upsert({ customerId: "c-1", entitlements: [apiCalls] });
+  let now = start + 1000;
+  const sidecar = new SidecarService({ reader: new StoreReader(store), usage: new OfflineUsageWriter(store), logger: createLogger("silent"), now: () => now });
+  const getMetered = sidecar.unaryMethods().methods.GetMeteredEntitlement!;
+  const ask = async (requestedUsage?: number): Promise<Record<string, unknown>> =>
+    (await getMetered({ customer_id: "c-1", feature_id: "api-calls", ...(requestedUsage === undefined ? {} : { options: { requested_usage: requestedUsage } }) }, CONTEXT)) as Record<string, unknown>;
+  const usageOf = (answer: Record<string, unknown>): unknown => (answer.entitlement as Record<string, unknown>).current_usage;
+
+  const first = await ask(5);
+  assert.equal(await ask(5), first, "the same question again");
+  assert.ok(Object.isFrozen(first));
+  const other = await ask(95);
+  assert.notEqual(other, first);
+  assert.equal(other.requested_usage, 95);
+  assert.equal((await ask(200)).has_access, false, "over the limit");
+  // Usage reported: the store holds a new entitlement object and the answer shows the new usage.
+  store.addUsage("c-1", undefined, "api-calls", 7);
+  assert.equal(usageOf(await ask(5)), 17);
+  // The period ends: usage rolls over to 0 (a rolled entitlement per call), never the old answer.
+  now = start + day + 1000;
+  const rolled = await ask(5);
+  assert.equal(usageOf(rolled), 0);
+  assert.notEqual(await ask(5), rolled);
 });
