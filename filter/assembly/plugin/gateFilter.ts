@@ -15,6 +15,7 @@ import { grpcCall, grpcCancel } from "../binding/grpc";
 import { sendLocalReplyRaw } from "../binding/localReply";
 import { enqueueSharedQueueRaw, resolveSharedQueueRaw } from "../binding/queues";
 import { getPropertyString } from "../binding/properties";
+import { signalDone } from "../binding/lifecycle";
 import { continueRequest, setEffectiveContext } from "../binding/streamControl";
 import { logDebug, logError, logInfo, logWarn, refreshLogLevel } from "../binding/log";
 import { nowMillis, setTickPeriodMs } from "../binding/time";
@@ -121,6 +122,10 @@ export class GateRoot extends RootContext {
   lease: LeaderLease | null = null;
   /** An UNAUTHENTICATED FetchCustomer was logged since the last configure. */
   warnedUnauthenticated: bool = false;
+  /** proxy_on_done has run: the lease is no longer competed for. */
+  tearingDown: bool = false;
+  /** proxy_on_done answered false: proxy_done is owed once the sync role's final usage report settles. */
+  awaitingDone: bool = false;
 
   onConfigure(configurationSize: u32): bool {
     refreshLogLevel();
@@ -188,6 +193,12 @@ export class GateRoot extends RootContext {
     const now = nowMillis();
     this.knownNowMs = now;
     this.expireFetches(now);
+    if (this.tearingDown) {
+      const engine = this.engine;
+      if (engine !== null) engine.tick(now);
+      this.finishTeardown();
+      return;
+    }
     const config = this.config;
     if (config === null || config.sync === null) return;
     this.checkLease(now, false);
@@ -195,9 +206,28 @@ export class GateRoot extends RootContext {
     if (engine !== null && engine.running) engine.tick(now);
   }
 
+  /**
+   * Envoy is removing the plugin (config reload, drain). A worker running the sync role reports the usage
+   * it has not had acknowledged (SyncEngine.beginTeardown) and releases the lease at once, so another
+   * worker takes the role on its next tick instead of after the lease expires.
+   */
   onDone(): bool {
     this.flushCounts();
-    return true;
+    this.tearingDown = true;
+    const engine = this.engine;
+    // Drained before the release: the next holder re-registers the queue and gets only what comes after.
+    const settled = engine === null || engine.beginTeardown(nowMillis());
+    const lease = this.lease;
+    if (lease !== null) lease.release();
+    this.awaitingDone = !settled;
+    return settled;
+  }
+
+  private finishTeardown(): void {
+    const engine = this.engine;
+    if (!this.awaitingDone || (engine !== null && engine.teardownReporting)) return;
+    this.awaitingDone = false;
+    signalDone();
   }
 
   onDelete(): void {
@@ -212,7 +242,11 @@ export class GateRoot extends RootContext {
 
   onGrpcReceive(token: u32, messageSize: u32): void {
     const engine = this.engine;
-    if (engine !== null && engine.owns(token)) { engine.onGrpcReceive(token, messageSize); return; }
+    if (engine !== null && engine.owns(token)) {
+      engine.onGrpcReceive(token, messageSize);
+      this.finishTeardown();
+      return;
+    }
     if (!this.pendingByToken.has(token)) return;
     const pending = this.takePending(token);
     const bytes = getBufferBytes(BufferType.GRPC_RECEIVE_BUFFER, 0, messageSize);
@@ -236,7 +270,11 @@ export class GateRoot extends RootContext {
 
   onGrpcClose(token: u32, statusCode: u32): void {
     const engine = this.engine;
-    if (engine !== null && engine.owns(token)) { engine.onGrpcClose(token, statusCode); return; }
+    if (engine !== null && engine.owns(token)) {
+      engine.onGrpcClose(token, statusCode);
+      this.finishTeardown();
+      return;
+    }
     if (!this.pendingByToken.has(token)) return;
     if (statusCode == GRPC_UNAUTHENTICATED && !this.warnedUnauthenticated) {
       // Once per configuration: every miss fails the same way until the token is fixed.

@@ -31,6 +31,21 @@ const REPORT_TIMEOUT_MS: u32 = 5000;
 const GRPC_UNAUTHENTICATED: u32 = 16;
 /** Increments kept for retry while the control plane is unreachable; older ones are dropped beyond it. */
 const MAX_HELD_INCREMENTS: i32 = 100000;
+/**
+ * How long a torn-down sync role keeps its VM alive for the final usage report. A control plane that
+ * answers at all acknowledges a report in milliseconds; past 2 s it is down or stuck, and waiting longer
+ * only keeps the old VM (and, for a lease holder, the stream it already cancelled) around during a config
+ * reload or drain without making the report more likely to land.
+ */
+export const FINAL_REPORT_BOUND_MS: i64 = 2000;
+
+export namespace Teardown {
+  export const NONE: i32 = 0;
+  /** proxy_on_done ran and the final report is out: the root must not call proxy_done yet. */
+  export const REPORTING: i32 = 1;
+  /** Nothing left to wait for. */
+  export const SETTLED: i32 = 2;
+}
 
 export class SyncMetrics {
   messages: Metric = counter("entitlement_sync_messages");
@@ -64,6 +79,9 @@ export class SyncEngine {
   /** The ReportUsage call in flight (0 = none) and what it carries, to put back on failure. */
   reportToken: u32 = 0;
   inFlight: ArrayBuffer[] = [];
+  teardown: i32 = Teardown.NONE;
+  /** While REPORTING: when the final report is given up (unix ms). */
+  teardownDeadlineMs: i64 = 0;
   private jitterState: u32 = 0;
 
   constructor(public config: SyncConfig, public metrics: SyncMetrics, public name: string) {}
@@ -100,11 +118,77 @@ export class SyncEngine {
     this.connect();
   }
 
+  /**
+   * The plugin is being torn down (root proxy_on_done): stop the stream and send what was drained from
+   * the usage queue but not yet acknowledged, plus what is still queued, in one last report (batches of
+   * usageBatchSize, one after the other). True when nothing is left to report (the root may go at once);
+   * false while the report is out: it settles on its acknowledgement, on its failure or at
+   * FINAL_REPORT_BOUND_MS, dropping (counted, one warning) whatever was not acknowledged.
+   */
+  beginTeardown(now: i64): bool {
+    if (this.teardown != Teardown.NONE) return this.teardown == Teardown.SETTLED;
+    if (this.running) {
+      // Records still queued would otherwise wait for a sync role that may never come back.
+      this.drainQueue();
+      if (this.streamToken != 0) grpcCancel(this.streamToken);
+      this.metrics.connected.record(0);
+    }
+    this.running = false;
+    this.streamToken = 0;
+    this.reconnectAtMs = 0;
+    if (this.held.length == 0 && this.reportToken == 0) {
+      this.teardown = Teardown.SETTLED;
+      return true;
+    }
+    this.teardown = Teardown.REPORTING;
+    this.teardownDeadlineMs = now + FINAL_REPORT_BOUND_MS;
+    // A report already out (normal flush) is awaited first; its acknowledgement sends the rest.
+    if (this.reportToken == 0) this.sendFinalBatch(now);
+    logInfo(this.name + ": torn down; reporting " + (this.held.length + this.inFlight.length).toString() + " usage increment(s) before going");
+    return this.teardown == Teardown.SETTLED;
+  }
+
+  get teardownReporting(): bool {
+    return this.teardown == Teardown.REPORTING;
+  }
+
+  private sendFinalBatch(now: i64): void {
+    const remainingMs = this.teardownDeadlineMs - now;
+    if (this.held.length == 0) {
+      this.settleTeardown("");
+      return;
+    }
+    if (remainingMs <= 0) {
+      this.settleTeardown("no acknowledgement within " + FINAL_REPORT_BOUND_MS.toString() + " ms");
+      return;
+    }
+    // The call's own timeout ends it at the bound; the tick is the backstop.
+    const status = this.startReport(<u32>remainingMs);
+    if (status != Status.OK) this.settleTeardown("cannot start ReportUsage: status " + status.toString());
+  }
+
+  /** Ends the teardown wait: whatever is not acknowledged now never will be. */
+  private settleTeardown(reason: string): void {
+    if (this.reportToken != 0) grpcCancel(this.reportToken);
+    this.reportToken = 0;
+    const dropped = this.inFlight.length + this.held.length;
+    this.inFlight = [];
+    this.held = [];
+    this.firstHeldAtMs = 0;
+    this.teardown = Teardown.SETTLED;
+    if (dropped == 0) return;
+    this.metrics.usageDropped.increment(<i64>dropped);
+    logWarn(this.name + ": torn down with " + dropped.toString() + " usage increment(s) the control plane did not acknowledge; dropped (" + reason + ")");
+  }
+
   owns(token: u32): bool {
     return token != 0 && (token == this.streamToken || token == this.reportToken);
   }
 
   tick(now: i64): void {
+    if (this.teardown == Teardown.REPORTING && now >= this.teardownDeadlineMs) {
+      this.settleTeardown("no acknowledgement within " + FINAL_REPORT_BOUND_MS.toString() + " ms");
+    }
     if (!this.running) return;
     const metrics = this.metrics;
     const at = readU64(getSharedData(SYNC_AT_KEY).value);
@@ -196,6 +280,7 @@ export class SyncEngine {
       this.reportToken = 0;
       metrics.usageReported.increment(<i64>this.inFlight.length);
       this.inFlight = [];
+      if (this.teardown == Teardown.REPORTING) this.sendFinalBatch(nowMillis());
       return;
     }
     if (token != this.streamToken) return;
@@ -275,6 +360,12 @@ export class SyncEngine {
   onGrpcClose(token: u32, statusCode: u32): void {
     if (token == this.reportToken) {
       this.reportToken = 0;
+      if (this.teardown == Teardown.REPORTING) {
+        // No later report to keep them for, and a retry would likely fail the same way within the bound.
+        this.metrics.usageReportErrors.increment();
+        this.settleTeardown("ReportUsage failed with gRPC status " + statusCode.toString() + this.authHint(statusCode));
+        return;
+      }
       logWarn(this.name + ": ReportUsage failed with gRPC status " + statusCode.toString() + this.authHint(statusCode) + "; keeping " + this.inFlight.length.toString() + " increment(s) for the next report");
       this.metrics.usageReportErrors.increment();
       // Back in front, in order, for the next flush.
@@ -337,19 +428,29 @@ export class SyncEngine {
     if (this.reportToken != 0 || this.held.length == 0) return;
     const config = this.config;
     if (!force && this.held.length < <i32>config.usageBatchSize && now - this.firstHeldAtMs < <i64>config.usageFlushMs) return;
+    const status = this.startReport(REPORT_TIMEOUT_MS);
+    if (status != Status.OK) {
+      logDebug(this.name + ": cannot start ReportUsage: status " + status.toString());
+      return;
+    }
+    this.firstHeldAtMs = this.held.length > 0 ? now : 0;
+  }
+
+  /** Sends the first usageBatchSize held increments as one ReportUsage; returns the host status. */
+  private startReport(timeoutMs: u32): i32 {
+    const config = this.config;
     const count = min<i32>(this.held.length, <i32>config.usageBatchSize);
     const batch = this.held.slice(0, count);
     const report = encodeUsageReport(config.nodeId, batch);
-    const started = grpcCall(config.cluster, SYNC_SERVICE, REPORT_USAGE_METHOD, config.grpcMetadata, report, REPORT_TIMEOUT_MS);
+    const started = grpcCall(config.cluster, SYNC_SERVICE, REPORT_USAGE_METHOD, config.grpcMetadata, report, timeoutMs);
     if (!started.ok) {
       this.metrics.usageReportErrors.increment();
-      logDebug(this.name + ": cannot start ReportUsage: status " + started.status.toString());
-      return;
+      return started.status;
     }
     this.reportToken = started.token;
     this.inFlight = batch;
     this.held = this.held.slice(count);
-    this.firstHeldAtMs = this.held.length > 0 ? now : 0;
+    return Status.OK;
   }
 }
 

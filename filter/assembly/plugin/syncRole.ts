@@ -3,6 +3,7 @@
 import { RootContext } from "../binding/contexts";
 import { BufferType } from "../binding/constants";
 import { getBufferBytes } from "../binding/buffers";
+import { signalDone } from "../binding/lifecycle";
 import { logError, refreshLogLevel } from "../binding/log";
 import { nowMillis, setTickPeriodMs } from "../binding/time";
 import { parseSyncConfig } from "../logic/syncConfig";
@@ -14,6 +15,8 @@ const TICK_MS: u32 = 100;
 
 export class SyncRoot extends RootContext {
   engine: SyncEngine | null = null;
+  /** proxy_on_done answered false: proxy_done is owed once the final usage report settles. */
+  awaitingDone: bool = false;
 
   onConfigure(configurationSize: u32): bool {
     refreshLogLevel();
@@ -41,16 +44,34 @@ export class SyncRoot extends RootContext {
     refreshLogLevel();
     const engine = this.engine;
     if (engine !== null) engine.tick(nowMillis());
+    this.finishTeardown();
   }
 
   onGrpcReceive(token: u32, messageSize: u32): void {
     const engine = this.engine;
     if (engine !== null) engine.onGrpcReceive(token, messageSize);
+    this.finishTeardown();
   }
 
   onGrpcClose(token: u32, statusCode: u32): void {
     const engine = this.engine;
     if (engine !== null) engine.onGrpcClose(token, statusCode);
+    this.finishTeardown();
+  }
+
+  /** Envoy is removing the plugin: usage not yet acknowledged is reported first (see SyncEngine.beginTeardown). */
+  onDone(): bool {
+    const engine = this.engine;
+    if (engine === null || engine.beginTeardown(nowMillis())) return true;
+    this.awaitingDone = true;
+    return false;
+  }
+
+  private finishTeardown(): void {
+    const engine = this.engine;
+    if (!this.awaitingDone || (engine !== null && engine.teardownReporting)) return;
+    this.awaitingDone = false;
+    signalDone();
   }
 
   onQueueReady(queueId: u32): void {

@@ -1,5 +1,7 @@
 // A tiny control plane for the sync role tests: an HTTP/2 server on 127.0.0.1 that accepts
-// FilterSync/Subscribe streams and lets the test push hand-encoded SyncMessages on each of them.
+// FilterSync/Subscribe streams and lets the test push hand-encoded SyncMessages on each of them. Other
+// methods are answered UNIMPLEMENTED, or, with `silentUnary`, accepted and never answered (a control
+// plane that hangs).
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { decodeSubscribeRequest, type DecodedSubscribeRequest } from "./syncWire.ts";
@@ -60,17 +62,27 @@ export class SubscribeStream {
 export class SyncServer {
   port = 0;
   readonly streams: SubscribeStream[] = [];
+  /** Paths of the non-Subscribe calls received, in order. */
+  readonly unaryPaths: string[] = [];
   private readonly server = http2.createServer();
   private waiters: Array<(s: SubscribeStream) => void> = [];
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly silent: http2.ServerHttp2Stream[] = [];
 
-  constructor() {
+  constructor(private readonly options: { silentUnary?: boolean } = {}) {
     this.server.on("session", (session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
     });
     this.server.on("stream", (stream, headers) => {
       if (headers[":path"] !== SUBSCRIBE_PATH) {
+        this.unaryPaths.push(String(headers[":path"]));
+        if (this.options.silentUnary) {
+          // Read the request and say nothing; close() resets it.
+          stream.resume();
+          this.silent.push(stream);
+          return;
+        }
         stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "12" }, { endStream: true });
         return;
       }
@@ -107,6 +119,7 @@ export class SyncServer {
 
   async close(): Promise<void> {
     for (const s of this.streams) if (!s.destroyed) s.stream.close(http2.constants.NGHTTP2_CANCEL);
+    for (const s of this.silent) if (!s.destroyed) s.close(http2.constants.NGHTTP2_CANCEL);
     for (const session of this.sessions) session.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -1,0 +1,248 @@
+// Envoy removes a plugin (config reload, listener drain, hot restart) with the root's proxy_on_done. The
+// sync role then holds metered usage the control plane has not acknowledged: it reports it once more and
+// answers false, calling proxy_done when that report settles or after 2 s, counting what was lost. A
+// worker holding the sync lease releases it there, so another worker takes the role on its next tick.
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { EnvoyHost, ManualClock, type HttpFilter, type HttpResult } from "../host/index.ts";
+import { RELEASE_WASM } from "./support/builtWasm.ts";
+import { metered, seedCache } from "./support/cacheSeed.ts";
+import { eventually, startControlPlaneRig, type ControlPlaneRig } from "./support/controlPlaneRig.ts";
+import { SyncServer, waitFor } from "./support/syncServer.ts";
+
+const VM_ID = "eg";
+const NOW = Date.parse("2026-11-25T12:00:00Z");
+/** FINAL_REPORT_BOUND_MS in filter/assembly/plugin/syncEngine.ts. */
+const FINAL_REPORT_BOUND_MS = 2000;
+/** The gate root's tick (TICK_MS in gateFilter.ts). */
+const GATE_TICK_MS = 50;
+const CATALOGUE = `
+customers:
+  acme:
+    entitlements:
+      search: { featureType: NUMBER, meterType: Incremental, usageLimit: 1000, currentUsage: 0 }
+`;
+const GATE_RULES = [{ pathPrefix: "/search", feature: "search", requestedUsage: 1 }];
+const REPORT_USAGE_PATH = "/entitlementgate.sync.v1.FilterSync/ReportUsage";
+
+const search = (worker = 0): { headers: Array<[string, string]>; worker: number } => ({
+  headers: [[":method", "GET"], [":path", "/search"], [":authority", "shop.example"], ["x-customer-id", "acme"]],
+  worker,
+});
+
+function allowed(result: HttpResult): void {
+  assert.equal(result.kind, "continue", `expected an allow, got ${JSON.stringify(result)}`);
+}
+
+/** Whether `promise` has settled after the current event-loop turn. */
+async function settled(promise: Promise<void>): Promise<boolean> {
+  let done = false;
+  void promise.then(() => {
+    done = true;
+  });
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return done;
+}
+
+function usageInStore(rig: ControlPlaneRig): number {
+  return rig.cp.store.get("acme")?.value.entitlements.find((e) => e.featureId === "search")?.currentUsage ?? -1;
+}
+
+function warnings(host: EnvoyHost): string[] {
+  return host.logs().filter((l) => l.level === 3).map((l) => l.message);
+}
+
+function leaseOf(host: EnvoyHost): { holder: string; expiryMs: number } {
+  const text = Buffer.from(host.sharedData(VM_ID).get("eg1/sync/lease")?.value ?? new Uint8Array()).toString();
+  const [holder = "", expiry = "-1"] = text.split(" ");
+  return { holder, expiryMs: Number(expiry) };
+}
+
+describe("sync role teardown", () => {
+  let host: EnvoyHost | undefined;
+  let rig: ControlPlaneRig | undefined;
+  let server: SyncServer | undefined;
+  afterEach(async () => {
+    await host?.close();
+    await rig?.close();
+    await server?.close();
+    host = rig = server = undefined;
+  });
+
+  it("reports the usage it holds and still queued in a final report, then completes the teardown", async () => {
+    rig = await startControlPlaneRig(CATALOGUE);
+    const clock = new ManualClock(NOW);
+    host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port: rig.cp.syncPort } } });
+    // A long flush interval keeps drained increments held; a batch of 3 makes the final report three calls.
+    const sync = await host.addSingletonService({
+      vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
+      configuration: JSON.stringify({ cluster: "control_plane", nodeId: "teardown", usageFlushMs: 60000, usageBatchSize: 3 }),
+    });
+    const gate = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: JSON.stringify({ rules: GATE_RULES }) });
+    const h = host;
+    await eventually("the first snapshot", () => h.sharedData(VM_ID).get("eg1/sync/gen") !== undefined);
+
+    for (let i = 0; i < 2; i++) allowed(gate.requestSync(search()));
+    await host.flush(); // the sync role drains both into its held batch (2 < 3: not sent yet)
+    for (let i = 0; i < 5; i++) allowed(gate.requestSync(search()));
+    assert.equal(host.queueSize(VM_ID, "eg1/usage"), 5, "five still queued when the teardown starts");
+    assert.equal(usageInStore(rig), 0);
+
+    const deleted = sync.teardown();
+    assert.equal(sync.vm.rootState, "awaitingDone", "proxy_on_done deferred the teardown");
+    assert.equal(host.queueSize(VM_ID, "eg1/usage"), 0, "the queue was drained into the final report");
+    await deleted;
+
+    // Only proxy_done moves a deferred root on to proxy_on_delete; the clock never moved, so the
+    // acknowledgements did it, not the bound.
+    assert.equal(sync.vm.rootState, "deleted");
+    assert.equal(usageInStore(rig), 7);
+    assert.equal(host.metric("entitlement_sync_usage_reported"), 7);
+    assert.equal(host.metric("entitlement_sync_usage_dropped") ?? 0, 0);
+    assert.deepEqual(warnings(host).filter((m) => /dropped/.test(m)), []);
+  });
+
+  it("completes within the bound when the control plane does not answer, counting the dropped increments", async () => {
+    server = new SyncServer({ silentUnary: true });
+    await server.listen();
+    const clock = new ManualClock(NOW);
+    host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port: server.port } } });
+    const sync = await host.addSingletonService({
+      vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
+      configuration: JSON.stringify({ cluster: "control_plane", nodeId: "teardown", usageFlushMs: 60000 }),
+    });
+    const gate = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: JSON.stringify({ rules: GATE_RULES }) });
+    seedCache(host, VM_ID, [{ customerId: "acme", entitlements: [metered("search", 1000, 0)] }], NOW);
+    for (let i = 0; i < 3; i++) allowed(gate.requestSync(search()));
+    await host.flush();
+
+    const deleted = sync.teardown();
+    assert.equal(sync.vm.rootState, "awaitingDone");
+    const s = server;
+    await waitFor(() => s.unaryPaths.includes(REPORT_USAGE_PATH), "the final ReportUsage at the control plane");
+    await clock.advance(FINAL_REPORT_BOUND_MS - 100);
+    assert.equal(await settled(deleted), false, "still waiting for the answer before the bound");
+    assert.equal(sync.vm.rootState, "awaitingDone");
+
+    await clock.advance(100);
+    await deleted;
+    assert.equal(sync.vm.rootState, "deleted");
+    assert.equal(host.metric("entitlement_sync_usage_dropped"), 3);
+    assert.equal(host.metric("entitlement_sync_usage_reported") ?? 0, 0);
+    const dropped = warnings(host).filter((m) => /dropped/.test(m));
+    assert.equal(dropped.length, 1);
+    assert.match(dropped[0]!, /torn down with 3 usage increment\(s\) the control plane did not acknowledge/);
+  });
+
+  it("completes without waiting for the bound when the final report fails", async () => {
+    const clock = new ManualClock(NOW);
+    // Nothing listens on port 1: the report fails with UNAVAILABLE as soon as the connection is refused.
+    host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port: 1 } } });
+    const sync = await host.addSingletonService({
+      vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
+      configuration: JSON.stringify({ cluster: "control_plane", nodeId: "teardown", usageFlushMs: 60000 }),
+    });
+    const gate = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: JSON.stringify({ rules: GATE_RULES }) });
+    seedCache(host, VM_ID, [{ customerId: "acme", entitlements: [metered("search", 1000, 0)] }], NOW);
+    for (let i = 0; i < 4; i++) allowed(gate.requestSync(search()));
+
+    await sync.teardown();
+    assert.equal(sync.vm.rootState, "deleted");
+    assert.equal(host.metric("entitlement_sync_usage_dropped"), 4);
+    assert.match(warnings(host).find((m) => /dropped/.test(m)) ?? "", /torn down with 4 usage increment\(s\).*gRPC status 14/);
+  });
+
+  it("completes at once when nothing is pending", async () => {
+    server = new SyncServer();
+    await server.listen();
+    const clock = new ManualClock(NOW);
+    host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port: server.port } } });
+    const sync = await host.addSingletonService({
+      vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
+      configuration: JSON.stringify({ cluster: "control_plane", nodeId: "teardown" }),
+    });
+    const gate = await host.addHttpFilter({
+      vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 2,
+      configuration: JSON.stringify({ rules: GATE_RULES }),
+    });
+    const stream = await server.stream(0);
+    await stream.subscribeRequest();
+
+    const syncDeleted = sync.teardown();
+    const gateDeleted = gate.teardown();
+    // proxy_on_done answered true: proxy_on_delete ran inside teardown(), with no tick or callback needed.
+    assert.equal(sync.vm.rootState, "deleted");
+    assert.deepEqual(gate.workers.map((w) => w.rootState), ["deleted", "deleted"]);
+    await Promise.all([syncDeleted, gateDeleted]);
+    await stream.closed; // the Subscribe stream was cancelled
+    assert.deepEqual(server.unaryPaths, [], "no report without usage");
+    assert.equal(clock.pendingTimers(), 0);
+    assert.equal(host.metric("entitlement_sync_usage_dropped") ?? 0, 0);
+  });
+});
+
+describe("sync lease teardown", () => {
+  let host: EnvoyHost | undefined;
+  let rig: ControlPlaneRig | undefined;
+  afterEach(async () => {
+    await host?.close();
+    await rig?.close();
+    host = rig = undefined;
+  });
+
+  const leaseGate = (): string => JSON.stringify({
+    onMiss: { policy: "fallback" },
+    rules: GATE_RULES,
+    sync: { cluster: "control_plane", nodeId: "lease-teardown", leaseTtlMs: 3000, usageFlushMs: 60000 },
+  });
+
+  // Two filter plugins on one vm_id, as during a config reload (old and new) or two listeners.
+  async function twoFilters(clock: ManualClock): Promise<{ old: HttpFilter; next: HttpFilter }> {
+    rig = await startControlPlaneRig(CATALOGUE);
+    host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port: rig.cp.syncPort } } });
+    const old = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: leaseGate() });
+    const next = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: leaseGate() });
+    return { old, next };
+  }
+
+  it("releases the lease so another worker takes the sync role on its next tick, after reporting its usage", async () => {
+    const clock = new ManualClock(NOW);
+    const { old, next } = await twoFilters(clock);
+    const h = host!;
+    const r = rig!;
+    await eventually("the holder's first snapshot", () => h.sharedData(VM_ID).get("eg1/sync/gen") !== undefined);
+    const first = leaseOf(h);
+    assert.match(first.holder, /^w1-/, "the first worker configured holds the lease");
+    assert.equal(h.metric("entitlement_sync_lease_acquired"), 1);
+    for (let i = 0; i < 3; i++) allowed(await old.request(search()));
+    await h.flush();
+
+    const oldDeleted = old.teardown();
+    const released = leaseOf(h);
+    assert.deepEqual(released, { holder: first.holder, expiryMs: 0 }, "released in proxy_on_done, before the final report settles");
+
+    await clock.advance(GATE_TICK_MS);
+    const taken = leaseOf(h);
+    assert.match(taken.holder, /^w2-/, "the other worker took the lease on its next tick");
+    assert.equal(taken.expiryMs, NOW + GATE_TICK_MS + 3000, "a fresh claim, 50 ms into a 3000 ms TTL: no waiting for expiry");
+    assert.equal(h.metric("entitlement_sync_lease_acquired"), 2);
+
+    await oldDeleted;
+    assert.equal(old.workers[0]!.rootState, "deleted");
+    assert.equal(usageInStore(r), 3, "the old holder's usage reached the control plane");
+    // The new holder subscribes (resuming by version) and keeps reporting usage.
+    await eventually("the new holder's stream", () => r.cp.sync.subscriberCount === 1 && (h.metric("entitlement_sync_messages") ?? 0) >= 2);
+    assert.equal(next.workers[0]!.rootState, "active");
+  });
+
+  it("never overwrites a lease another worker took meanwhile", async () => {
+    const clock = new ManualClock(NOW);
+    const { old } = await twoFilters(clock);
+    const h = host!;
+    assert.match(leaseOf(h).holder, /^w1-/);
+    // Someone else's claim landed after old's last check (old has not read it yet).
+    h.sharedData(VM_ID).set("eg1/sync/lease", new TextEncoder().encode(`w9-abc ${NOW + 5000}`));
+    await old.teardown();
+    assert.deepEqual(leaseOf(h), { holder: "w9-abc", expiryMs: NOW + 5000 });
+  });
+});
