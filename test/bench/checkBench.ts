@@ -107,7 +107,7 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
   const warmUpSeconds = options.quick ? 1 : 2;
   // The bare server's rate for the same work moves by up to 40% between runs minutes apart on these
   // virtual machines: each API's share is the median over rounds of a bare run and an API run back to back.
-  const rounds = options.quick ? 1 : 3;
+  const rounds = options.quick ? 1 : 5;
   const bare = await startChild("test/bench/bareGrpcServer.ts", []);
   const server = await startCheckServer(CUSTOMERS, log);
   try {
