@@ -193,25 +193,31 @@ function addName(list: string[], name: string): string[] {
   return list;
 }
 
-/** One entry of http.headers (map<string, string>): key 1, value 2, in either order, each at most once. */
-function headerEntry(c: Cursor, end: number, p: Projection): void {
+/** Where a map entry's key 1 and value 2 lie (start -1: absent); one scratch object, read before the next entry. */
+const entry = { keyStart: -1, keyStop: -1, valueStart: -1, valueStop: -1 };
+
+/** Reads the map entry starting here (key and value in either order, each at most once) into `entry`. */
+function mapEntry(c: Cursor, end: number): typeof entry {
   const stop = c.length(end);
-  let keyStart = -1;
-  let keyStop = -1;
-  let valueStart = -1;
-  let valueStop = -1;
+  entry.keyStart = entry.keyStop = entry.valueStart = entry.valueStop = -1;
   while (c.pos < stop) {
     const t = c.tag(stop);
-    if (t === 0x0a && keyStart < 0) {
-      keyStop = c.length(stop);
-      keyStart = c.pos;
-      c.pos = keyStop;
-    } else if (t === 0x12 && valueStart < 0) {
-      valueStop = c.length(stop);
-      valueStart = c.pos;
-      c.pos = valueStop;
+    if (t === 0x0a && entry.keyStart < 0) {
+      entry.keyStop = c.length(stop);
+      entry.keyStart = c.pos;
+      c.pos = entry.keyStop;
+    } else if (t === 0x12 && entry.valueStart < 0) {
+      entry.valueStop = c.length(stop);
+      entry.valueStart = c.pos;
+      c.pos = entry.valueStop;
     } else throw NOT_COVERED;
   }
+  return entry;
+}
+
+/** One entry of http.headers (map<string, string>). */
+function headerEntry(c: Cursor, end: number, p: Projection): void {
+  const { keyStart, keyStop, valueStart, valueStop } = mapEntry(c, end);
   if (keyStart < 0) return; // the key "": never ours, never the customer header
   const buf = c.buf;
   if (bytesEqual(buf, keyStart, keyStop, PROTO_KEY)) throw NOT_COVERED;
@@ -321,23 +327,7 @@ function request(c: Cursor, end: number, p: Projection): void {
 
 /** One context_extensions entry; only our two keys are kept (the last value of each). */
 function extensionEntry(c: Cursor, end: number, p: Projection): void {
-  const stop = c.length(end);
-  let keyStart = -1;
-  let keyStop = -1;
-  let valueStart = -1;
-  let valueStop = -1;
-  while (c.pos < stop) {
-    const t = c.tag(stop);
-    if (t === 0x0a && keyStart < 0) {
-      keyStop = c.length(stop);
-      keyStart = c.pos;
-      c.pos = keyStop;
-    } else if (t === 0x12 && valueStart < 0) {
-      valueStop = c.length(stop);
-      valueStart = c.pos;
-      c.pos = valueStop;
-    } else throw NOT_COVERED;
-  }
+  const { keyStart, keyStop, valueStart, valueStop } = mapEntry(c, end);
   if (keyStart < 0) return;
   const buf = c.buf;
   const value = (): string => (valueStart < 0 ? "" : slice(buf, valueStart, valueStop));
