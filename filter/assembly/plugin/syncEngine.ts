@@ -29,6 +29,7 @@ export const USAGE_QUEUE_NAME = "eg1/usage";
 const DEAD_STREAM_HEARTBEATS: i64 = 3;
 const REPORT_TIMEOUT_MS: u32 = 5000;
 const GRPC_UNAUTHENTICATED: u32 = 16;
+const GRPC_DEADLINE_EXCEEDED: u32 = 4;
 /** Increments kept for retry while the control plane is unreachable; older ones are dropped beyond it. */
 const MAX_HELD_INCREMENTS: i32 = 100000;
 /**
@@ -142,9 +143,9 @@ export class SyncEngine {
     }
     this.teardown = Teardown.REPORTING;
     this.teardownDeadlineMs = now + FINAL_REPORT_BOUND_MS;
+    logInfo(this.name + ": torn down; reporting " + (this.held.length + this.inFlight.length).toString() + " usage increment(s) before going");
     // A report already out (normal flush) is awaited first; its acknowledgement sends the rest.
     if (this.reportToken == 0) this.sendFinalBatch(now);
-    logInfo(this.name + ": torn down; reporting " + (this.held.length + this.inFlight.length).toString() + " usage increment(s) before going");
     return this.teardown == Teardown.SETTLED;
   }
 
@@ -363,7 +364,9 @@ export class SyncEngine {
       if (this.teardown == Teardown.REPORTING) {
         // No later report to keep them for, and a retry would likely fail the same way within the bound.
         this.metrics.usageReportErrors.increment();
-        this.settleTeardown("ReportUsage failed with gRPC status " + statusCode.toString() + this.authHint(statusCode));
+        this.settleTeardown(statusCode == GRPC_DEADLINE_EXCEEDED
+          ? "no acknowledgement within " + FINAL_REPORT_BOUND_MS.toString() + " ms"
+          : "ReportUsage failed with gRPC status " + statusCode.toString() + this.authHint(statusCode));
         return;
       }
       logWarn(this.name + ": ReportUsage failed with gRPC status " + statusCode.toString() + this.authHint(statusCode) + "; keeping " + this.inFlight.length.toString() + " increment(s) for the next report");
