@@ -51,20 +51,28 @@ export class SharedAnswers<T extends object> {
  * The last answer built for each key object (an entitlement the store holds), reused while the inputs
  * the answer shows are the same as when it was built, and gone with the key. For answers that change
  * only when their entitlement or its usage changes: the same customer asking the same question again.
+ * Bounded: the store may hold a million entitlements, so past `max` answers built the table starts over.
  */
 export class LastAnswerPerKey<K extends object, I, T extends object> {
-  private readonly slots = new WeakMap<K, { inputs: I; answer: T }>();
+  private slots = new WeakMap<K, { inputs: I; answer: T }>();
+  private built = 0;
 
   constructor(
     /** True when an answer built from `a` is exactly the one `b` would build. */
     private readonly same: (a: I, b: I) => boolean,
+    private readonly max = 10_000,
   ) {}
 
   get(key: K, inputs: I, build: () => T): T {
     const slot = this.slots.get(key);
     if (slot !== undefined && this.same(slot.inputs, inputs)) return slot.answer;
+    if (this.built >= this.max) {
+      this.slots = new WeakMap();
+      this.built = 0;
+    }
     const answer = freezeDeep(build());
     this.slots.set(key, { inputs, answer });
+    this.built++;
     return answer;
   }
 }

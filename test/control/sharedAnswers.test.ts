@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ExtAuthzService } from "../../control/api/extAuthzService.ts";
 import type { WireCheckResponse } from "../../control/api/extAuthzProto.ts";
-import { SharedAnswers } from "../../control/api/sharedAnswers.ts";
+import { LastAnswerPerKey, SharedAnswers } from "../../control/api/sharedAnswers.ts";
 import { SidecarService } from "../../control/api/sidecarService.ts";
 import type { CallContext } from "../../control/api/unaryCall.ts";
 import { createLogger } from "../../control/log.ts";
@@ -119,4 +119,18 @@ test("GetMeteredEntitlement reuses its answer while usage, limit, period and req
   const rolled = await ask(5);
   assert.equal(usageOf(rolled), 0);
   assert.notEqual(await ask(5), rolled);
+});
+
+test("the last answer per key is reused while its inputs are the same, and past the bound the table starts over", () => {
+  const answers = new LastAnswerPerKey<object, number, { n: number }>((a, b) => a === b, 2);
+  const [k1, k2, k3] = [{}, {}, {}];
+  const a = answers.get(k1, 1, () => ({ n: 1 }));
+  assert.equal(answers.get(k1, 1, () => ({ n: -1 })), a);
+  assert.ok(Object.isFrozen(a));
+  const changed = answers.get(k1, 2, () => ({ n: 2 }));
+  assert.equal(changed.n, 2, "new inputs build anew");
+  // Two answers built: the third starts a new table, so k1's answer is built again.
+  answers.get(k2, 1, () => ({ n: 3 }));
+  answers.get(k3, 1, () => ({ n: 4 }));
+  assert.equal(answers.get(k1, 2, () => ({ n: 5 })).n, 5);
 });
