@@ -145,12 +145,14 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
     }
     const figures: Figure[] = [];
     const table = [["API", "saturation (median round)", "server CPU", "bare, same request, just before", "% of bare (each round)", "half-load rate (achieved: API / bare)", "p50", "p99", "bare p50 at that rate", "bare p99 at that rate", "p99 / bare"]];
-    for (const target of TARGETS) {
-      // The bare server right before each API, with the same request bytes: the ratio compares runs made
-      // under the same machine load and request size, not a ceiling measured minutes earlier.
-      log(`   check: ${rounds} × (bare server, then ${target.name}) at saturation, then both servers at half its rate`);
-      const pairs: { bare: LoadResult & { cpu: number }; api: LoadResult & { cpu: number } }[] = [];
-      for (let round = 0; round < rounds; round++) {
+    // The bare server right before each API run, with the same request bytes: each ratio compares runs made
+    // under the same machine load and request size, not a ceiling measured minutes earlier. The APIs take
+    // turns within each round, so a minute of other load on the machine falls on all of them alike.
+    type Pair = { bare: LoadResult & { cpu: number }; api: LoadResult & { cpu: number } };
+    const pairsOf = new Map<Target, Pair[]>(TARGETS.map((target) => [target, []]));
+    log(`   check: ${rounds} rounds of (bare server, then the API) at saturation for each API in turn, then both servers at half each API's rate`);
+    for (let round = 0; round < rounds; round++) {
+      for (const target of TARGETS) {
         const bareRun = sane("bare server", await withCpu(bare.child, load(bare.port, target)));
         const allowedBefore = await allowedSoFar();
         const apiRun = sane(target.name, await withCpu(server.child, load(server.grpcPort, target)));
@@ -158,8 +160,11 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
         if (allowed < apiRun.succeeded) {
           throw new Error(`${target.name}: h2load counted ${apiRun.succeeded} answers but the control plane allowed only ${allowed}: errors under load`);
         }
-        pairs.push({ bare: bareRun, api: apiRun });
+        pairsOf.get(target)!.push({ bare: bareRun, api: apiRun });
       }
+    }
+    for (const target of TARGETS) {
+      const pairs = pairsOf.get(target)!;
       const shareOf = (p: (typeof pairs)[number]): number => p.api.requestsPerSecond / p.bare.requestsPerSecond;
       const byShare = [...pairs].sort((a, b) => shareOf(a) - shareOf(b));
       const median = byShare[Math.floor(byShare.length / 2)]!;
@@ -196,12 +201,12 @@ export async function checkBench(log: (line: string) => void, options: { quick: 
     return {
       id: "check",
       title: "check throughput and latency on one control-plane process (cache hits)",
-      load: `h2load (${h2load}) in its own process: 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${durationSeconds} s after ${warmUpSeconds} s warm-up per run, ${rounds} alternating bare/API rounds per API at saturation; pre-encoded gRPC frames, one customer of ${count(CUSTOMERS)} (all hits); half-load runs paced with --rps over ${PACED_CLIENTS} connections × ${PACED_STREAMS} streams; the control plane (${server.description}, offline entitlements file) and the bare node:http2 server are each one Node process`,
+      load: `h2load (${h2load}) in its own process: 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${durationSeconds} s after ${warmUpSeconds} s warm-up per run, ${rounds} rounds at saturation, each a bare-server run then an API run for every API in turn; pre-encoded gRPC frames, one customer of ${count(CUSTOMERS)} (all hits); half-load runs paced with --rps over ${PACED_CLIENTS} connections × ${PACED_STREAMS} streams; the control plane (${server.description}, offline entitlements file) and the bare node:http2 server are each one Node process`,
       figures,
       table,
       notes: [
         "Context: Stigg publishes ~1,200 rps with p95 < 10 ms for its Sidecar on 1 vCPU; OPA-Envoy's published ext_authz handler medians are 270–730 µs. The bare server is the same Node HTTP/2 stack doing no gRPC decoding and no lookup, so the % of bare is what our gRPC layer and evaluation cost.",
-        `Each API's % of bare is the median of ${rounds} round${rounds === 1 ? "" : "s"}, each a bare-server run and then an API run with the same request bytes, so both sides of a ratio see the same machine load; the rates shown are that median round's. The bare figure above is GetBooleanEntitlement's median round.`,
+        `Each API's % of bare is the median of ${rounds} round${rounds === 1 ? "" : "s"}, each a bare-server run and then an API run with the same request bytes, so both sides of a ratio see the same machine load, and the APIs take turns within a round, so other load on the machine falls on all of them alike; the rates shown are that median round's. The bare figure above is GetBooleanEntitlement's median round.`,
         "Server CPU is the server process's CPU time over the run's wall time (one Node thread plus libuv/GC helpers, so it can exceed 100%); near 100% means the server, not h2load, set the saturation rate. On a 2-vCPU machine h2load and the server get one core each.",
         "h2load counts HTTP 200 as success and cannot see grpc-status: each API was first called once with grpc-js and checked to grant access, and after every saturation run the control plane's allow-decision counter must have grown by at least h2load's success count, so the rates are real decisions, not fast errors.",
       ],
