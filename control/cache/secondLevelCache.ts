@@ -8,6 +8,8 @@ export interface SecondLevelCacheHit {
   entry: CustomerEntitlements;
   /** Epoch ms at which the entry was fetched from Stigg (not when it was cached). */
   fetchedAtMs: number;
+  /** Epoch ms after which the entry must be re-fetched (its earliest entitlement validUntil), if any. */
+  validUntil?: number;
 }
 
 export interface SecondLevelCacheStatus {
@@ -18,8 +20,8 @@ export interface SecondLevelCacheStatus {
 export interface SecondLevelCache {
   /** Never throws; resolves undefined on a miss, an error, or after timeoutMs. */
   get(customerId: string, resourceId: string | undefined, timeoutMs: number): Promise<SecondLevelCacheHit | undefined>;
-  /** Never throws; last writer by fetchedAtMs wins. */
-  set(entry: CustomerEntitlements, fetchedAtMs: number): Promise<void>;
+  /** Never throws; last writer by fetchedAtMs wins. `validUntil` is kept with the entry and returned by get. */
+  set(entry: CustomerEntitlements, fetchedAtMs: number, validUntil?: number): Promise<void>;
   /** Never throws. */
   delete(customerId: string, resourceId: string | undefined): Promise<void>;
   /** Never throws; drops every entry this deployment wrote (a packagePublished ALL_CUSTOMERS event). */

@@ -208,7 +208,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     if (this.cache.peek(value.customerId, value.resourceId) || this.inFlight.has(key)) {
       this.cache.put(value, validUntil === undefined ? { fetchedAtMs } : { fetchedAtMs, validUntil });
     }
-    void this.secondLevel?.set(value, fetchedAtMs);
+    void this.secondLevel?.set(value, fetchedAtMs, validUntil);
   }
 
   /** An empty update: forget the entry; the next read fetches it. */
@@ -226,7 +226,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
     if (!patched) void this.secondLevel?.delete(customerId, resourceId);
     else {
       const entry = this.cache.peek(customerId, resourceId);
-      if (entry) void this.secondLevel?.set(entry.entry.value, entry.meta.fetchedAtMs);
+      if (entry) void this.secondLevel?.set(entry.entry.value, entry.meta.fetchedAtMs, entry.meta.validUntil);
     }
   }
 
@@ -327,7 +327,7 @@ export class StiggReader implements EntitlementReader, UsageWriter {
       this.onUpstreamSuccess?.();
       const fetchedAtMs = this.now();
       this.store(key, fetched, started, fetchedAtMs);
-      void this.secondLevel?.set(fetched.entitlements, fetchedAtMs);
+      void this.secondLevel?.set(fetched.entitlements, fetchedAtMs, fetched.validUntil);
       return fetched.entitlements;
     } catch (error) {
       timer({ outcome: "error" });
@@ -339,8 +339,9 @@ export class StiggReader implements EntitlementReader, UsageWriter {
   private async fromSecondLevel(customerId: string, resourceId: string | undefined): Promise<{ fetched: FetchedEntitlements; fetchedAtMs: number } | undefined> {
     if (!this.secondLevel) return undefined;
     const hit = await this.secondLevel.get(customerId, resourceId, this.secondLevelTimeoutMs).catch(() => undefined);
-    if (!hit || !this.isFresh({ fetchedAtMs: hit.fetchedAtMs })) return undefined;
-    return { fetched: { entitlements: hit.entry }, fetchedAtMs: hit.fetchedAtMs };
+    // Past its validUntil, a shared copy grants what has ended (a promotion, a credit grant): Edge instead.
+    if (!hit || !this.isFresh(hit)) return undefined;
+    return { fetched: hit.validUntil === undefined ? { entitlements: hit.entry } : { entitlements: hit.entry, validUntil: hit.validUntil }, fetchedAtMs: hit.fetchedAtMs };
   }
 
   /** Writes a fetched value unless an event for the key arrived while it was being fetched. */

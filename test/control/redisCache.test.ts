@@ -179,6 +179,22 @@ describe("Redis second-level cache", { skip }, () => {
     assert.equal(await errors(), 0);
   });
 
+  test("keeps an entry's validUntil with it, and reads values written without one as having none", async () => {
+    const redis = await startRedis();
+    const raw = rawClient(redis.port);
+    const { cache, errors } = await openCache(redis.port);
+    await cache.set(entry("promo", 10), 1_000, 5_000);
+    assert.deepEqual(await cache.get("promo", undefined, 500), { entry: entry("promo", 10), fetchedAtMs: 1_000, validUntil: 5_000 });
+    // The last-writer-wins script still reads the time from the head of the value.
+    await cache.set(entry("promo", 20), 500, 9_000);
+    assert.equal((await cache.get("promo", undefined, 500))?.validUntil, 5_000, "an older fetch does not overwrite");
+    await raw.set(entryKey(PREFIX, "older-format", undefined), `{"fetchedAtMs":1,"entry":${JSON.stringify(entry("older-format", 3))}}`);
+    assert.deepEqual(await cache.get("older-format", undefined, 500), { entry: entry("older-format", 3), fetchedAtMs: 1 });
+    await raw.set(entryKey(PREFIX, "bad-expiry", undefined), `{"fetchedAtMs":1,"validUntil":"soon","entry":${JSON.stringify(entry("bad-expiry", 3))}}`);
+    assert.equal(await cache.get("bad-expiry", undefined, 500), undefined, "an unreadable validUntil is a corrupt value");
+    assert.equal(await errors(), 1);
+  });
+
   test("keeps a customer whose id contains ':' apart from a customer + resource pair", async () => {
     const redis = await startRedis();
     const { cache } = await openCache(redis.port);

@@ -11,6 +11,7 @@ import { Metrics } from "../../control/metrics/metrics.ts";
 import { EntitlementStore } from "../../control/store/entitlementStore.ts";
 import { StiggUpstream } from "../../control/upstream/stigg/stiggUpstream.ts";
 import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
+import type { CustomerSpec } from "../stigg/customers.ts";
 import { ACME } from "./stiggUpstreamHarness.ts";
 
 const installed = spawnSync("redis-server", ["--version"], { encoding: "utf8" }).status === 0;
@@ -151,4 +152,41 @@ test("a restarted replica answers from Redis while its event stream is still con
   await sleep(100);
   await unlucky.upstream.reader.read("acme", undefined);
   assert.equal(edgeReads(), 3);
+});
+
+test("an entry shared through Redis is not served past its validUntil: the next replica reads it from Edge", { skip: installed ? false : "redis-server not installed" }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  // A promotion that ends in 400 ms: the earliest validUntil of the customer's entitlements.
+  const promoEnd = Date.now() + 400;
+  const promo: CustomerSpec = { entitlements: { ...ACME.entitlements, "promo-export": { featureType: "BOOLEAN", validUntil: promoEnd } } };
+  const stigg = await startStiggEmulator({ customers: { promo } });
+  t.after(() => stigg.close());
+  const edgeReads = (): number => stigg.requestCount("entitlements-state", { customerId: "promo" });
+
+  const a = replica(stigg, redis.port);
+  t.after(() => a.upstream.stop());
+  await a.upstream.start(a.store);
+  await stigg.waitUntil(() => a.upstream.stream?.healthy === true, 3000, "replica a's stream");
+  await a.upstream.reader.read("promo", undefined);
+  assert.equal(edgeReads(), 1);
+
+  const b = replica(stigg, redis.port);
+  t.after(() => b.upstream.stop());
+  await b.upstream.start(b.store);
+  await stigg.waitUntil(() => b.upstream.stream?.healthy === true, 3000, "replica b's stream");
+  // Before the promotion ends, B takes A's copy.
+  await b.upstream.reader.read("promo", undefined);
+  assert.equal(edgeReads(), 1, "shared through Redis");
+
+  const c = replica(stigg, redis.port);
+  t.after(() => c.upstream.stop());
+  await c.upstream.start(c.store);
+  await stigg.waitUntil(() => c.upstream.stream?.healthy === true, 3000, "replica c's stream");
+  await sleep(Math.max(0, promoEnd - Date.now()) + 50);
+  // After it ends, the shared copy would grant what has ended: C goes to Edge, and so does B for its own copy.
+  await c.upstream.reader.read("promo", undefined);
+  assert.equal(edgeReads(), 2, "read from Edge, not from the expired Redis copy");
+  await b.upstream.reader.read("promo", undefined);
+  assert.equal(edgeReads(), 3, "B's in-memory copy expired too");
 });

@@ -136,7 +136,9 @@ export class RedisSecondLevelCache implements SecondLevelCache {
     }
     if (outcome.value === null) return undefined;
     const decoded = decodeValue(outcome.value, customerId, resourceId, this.maxValueBytes);
-    if (decoded.kind === "entry") return { entry: decoded.entry, fetchedAtMs: decoded.fetchedAtMs };
+    if (decoded.kind === "entry") {
+      return decoded.validUntil === undefined ? { entry: decoded.entry, fetchedAtMs: decoded.fetchedAtMs } : { entry: decoded.entry, fetchedAtMs: decoded.fetchedAtMs, validUntil: decoded.validUntil };
+    }
     if (decoded.kind === "corrupt") {
       // The next upstream fetch overwrites it (the write script replaces unreadable values).
       this.fail("get", `corrupt value at ${key}: ${decoded.reason}`, "warn");
@@ -144,7 +146,7 @@ export class RedisSecondLevelCache implements SecondLevelCache {
     return undefined;
   }
 
-  async set(entry: CustomerEntitlements, fetchedAtMs: number): Promise<void> {
+  async set(entry: CustomerEntitlements, fetchedAtMs: number, validUntil?: number): Promise<void> {
     if (!this.isReady()) return;
     // Whole milliseconds: the script compares the stored time as digits.
     const timeMs = Math.floor(fetchedAtMs);
@@ -152,7 +154,7 @@ export class RedisSecondLevelCache implements SecondLevelCache {
       this.logger.warn({ fetchedAtMs, customerId: entry.customerId }, "redis cache: not writing an entry with an invalid fetch time");
       return;
     }
-    const value = encodeEntryValue(entry, timeMs);
+    const value = encodeEntryValue(entry, timeMs, validUntil);
     const bytes = Buffer.byteLength(value);
     if (bytes > this.maxValueBytes) {
       this.logger.warn({ customerId: entry.customerId, bytes, maxBytes: this.maxValueBytes }, "redis cache: entry too large to share, kept in memory only");

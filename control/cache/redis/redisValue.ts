@@ -17,7 +17,7 @@ export const DEFAULT_MAX_VALUE_BYTES = 1_048_576;
 export const VALUE_HEAD = '{"fetchedAtMs":';
 
 export type DecodedValue =
-  | { kind: "entry"; fetchedAtMs: number; entry: CustomerEntitlements }
+  | { kind: "entry"; fetchedAtMs: number; entry: CustomerEntitlements; validUntil?: number }
   /** Left by delete() so a write of data fetched before the delete cannot bring the entry back. */
   | { kind: "tombstone"; fetchedAtMs: number }
   | { kind: "corrupt"; reason: string };
@@ -26,8 +26,10 @@ export function isStorableTime(ms: number): boolean {
   return Number.isSafeInteger(ms) && ms >= 0;
 }
 
-export function encodeEntryValue(entry: CustomerEntitlements, fetchedAtMs: number): string {
-  return `${VALUE_HEAD}${fetchedAtMs},"entry":${JSON.stringify(entry)}}`;
+/** `validUntil`: epoch ms when the entry stops being true (the earliest entitlement validUntil), if any. */
+export function encodeEntryValue(entry: CustomerEntitlements, fetchedAtMs: number, validUntil?: number): string {
+  const expiry = validUntil === undefined ? "" : `"validUntil":${validUntil},`;
+  return `${VALUE_HEAD}${fetchedAtMs},${expiry}"entry":${JSON.stringify(entry)}}`;
 }
 
 export function encodeTombstone(deletedAtMs: number): string {
@@ -53,6 +55,11 @@ export function decodeValue(
     return { kind: "corrupt", reason: "fetchedAtMs is not a non-negative integer" };
   }
   if (doc["deleted"] === true) return { kind: "tombstone", fetchedAtMs };
+  // Absent in values written before it was kept: such an entry has no known expiry, as before.
+  const validUntil = doc["validUntil"];
+  if (validUntil !== undefined && (typeof validUntil !== "number" || !Number.isFinite(validUntil))) {
+    return { kind: "corrupt", reason: "validUntil is not a number" };
+  }
   const problem = entryProblem(doc["entry"]);
   if (problem) return { kind: "corrupt", reason: problem };
   const entry = doc["entry"] as CustomerEntitlements;
@@ -60,7 +67,7 @@ export function decodeValue(
   if (entry.customerId !== customerId || (entry.resourceId || undefined) !== (resourceId || undefined)) {
     return { kind: "corrupt", reason: "entry belongs to another customer or resource" };
   }
-  return { kind: "entry", fetchedAtMs, entry };
+  return validUntil === undefined ? { kind: "entry", fetchedAtMs, entry } : { kind: "entry", fetchedAtMs, entry, validUntil };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
