@@ -1,7 +1,9 @@
 // Envoy removes a plugin (config reload, listener drain, hot restart) with the root's proxy_on_done. The
 // sync role then holds metered usage the control plane has not acknowledged: it reports it once more and
 // answers false, calling proxy_done when that report settles or after 2 s, counting what was lost. A
-// worker holding the sync lease releases it there, so another worker takes the role on its next tick.
+// worker holding the sync lease releases it there, so another worker takes the role on its next tick. A
+// worker that loses the lease (stalled past its renewal) still reports the usage it had taken.
+import { createServer } from "node:net";
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EnvoyHost, ManualClock, type HttpFilter, type HttpResult } from "../host/index.ts";
@@ -50,6 +52,23 @@ function usageInStore(rig: ControlPlaneRig): number {
 
 function warnings(host: EnvoyHost): string[] {
   return host.logs().filter((l) => l.level === 3).map((l) => l.message);
+}
+
+/** Moves the clock in gate ticks, letting sockets and callbacks run after each. */
+async function advance(clock: ManualClock, host: EnvoyHost, ms: number): Promise<void> {
+  for (let done = 0; done < ms; done += GATE_TICK_MS) {
+    await clock.advance(GATE_TICK_MS);
+    await host.flush();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
 }
 
 function leaseOf(host: EnvoyHost): { holder: string; expiryMs: number } {
@@ -245,5 +264,45 @@ describe("sync lease teardown", () => {
     h.sharedData(VM_ID).set("eg1/sync/lease", new TextEncoder().encode(`w9-abc ${NOW + 5000}`));
     await old.teardown();
     assert.deepEqual(leaseOf(h), { holder: "w9-abc", expiryMs: NOW + 5000 });
+  });
+});
+
+describe("a worker that loses the sync lease", () => {
+  let host: EnvoyHost | undefined;
+  let rig: ControlPlaneRig | undefined;
+  afterEach(async () => {
+    await host?.close();
+    await rig?.close();
+    host = rig = undefined;
+  });
+
+  it("still hands over the usage it took from the queue once the control plane answers, on the holder's flush rules", async () => {
+    // The control plane is down while the holder takes the usage and loses the lease; it comes up later on
+    // the same port. Nobody else would ever report what the old holder took from the queue.
+    const port = await freePort();
+    const clock = new ManualClock(NOW);
+    host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port } } });
+    const gate = await host.addHttpFilter({
+      vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1,
+      configuration: JSON.stringify({ onMiss: { policy: "fallback" }, rules: GATE_RULES, sync: { cluster: "control_plane", nodeId: "lease-loss", leaseTtlMs: 3000, usageFlushMs: 200, usageBatchSize: 2 } }),
+    });
+    const h = host;
+    seedCache(h, VM_ID, [{ customerId: "acme", entitlements: [metered("search", 1000, 0)] }], NOW);
+    assert.match(leaseOf(h).holder, /^w1-/);
+    for (let i = 0; i < 5; i++) allowed(gate.requestSync(search()));
+    await advance(clock, h, 500);
+    assert.ok((h.metric("entitlement_sync_usage_report_errors") ?? 0) > 0, "the holder's reports failed meanwhile");
+
+    // Another worker's claim lands (this one was stalled past its renewal): found on the holder's next check.
+    h.sharedData(VM_ID).set("eg1/sync/lease", new TextEncoder().encode(`w9-other ${NOW + 600_000}`));
+    await advance(clock, h, 1100);
+    assert.equal(h.metric("entitlement_sync_lease_lost"), 1, "the role was given up");
+
+    rig = await startControlPlaneRig(CATALOGUE, port);
+    const r = rig;
+    for (let waited = 0; waited < 5000 && usageInStore(r) < 5; waited += GATE_TICK_MS) await advance(clock, h, GATE_TICK_MS);
+    assert.equal(usageInStore(r), 5, "every increment reached the control plane without waiting for the lease");
+    assert.equal(leaseOf(h).holder, "w9-other");
+    assert.equal(h.metric("entitlement_sync_usage_dropped") ?? 0, 0);
   });
 });

@@ -203,7 +203,7 @@ export class GateRoot extends RootContext {
     if (config === null || config.sync === null) return;
     this.checkLease(now, false);
     const engine = this.engine;
-    if (engine !== null && engine.running) engine.tick(now);
+    if (engine !== null) engine.tick(now);
   }
 
   /**

@@ -190,7 +190,13 @@ export class SyncEngine {
     if (this.teardown == Teardown.REPORTING && now >= this.teardownDeadlineMs) {
       this.settleTeardown("no acknowledgement within " + FINAL_REPORT_BOUND_MS.toString() + " ms");
     }
-    if (!this.running) return;
+    if (!this.running) {
+      // A former holder (lease lost while a report was out, or the report failed) still hands over what it
+      // took from the queue, on the holder's flush rules; nothing else. Otherwise that usage would wait
+      // until this worker held the lease again.
+      if (this.teardown == Teardown.NONE && this.held.length > 0) this.flushUsage(now, false);
+      return;
+    }
     const metrics = this.metrics;
     const at = readU64(getSharedData(SYNC_AT_KEY).value);
     if (at > 0) metrics.stalenessMs.record(<u64>max<i64>(0, now - <i64>at));
