@@ -157,8 +157,8 @@ test("a restarted replica answers from Redis while its event stream is still con
 test("an entry shared through Redis is not served past its validUntil: the next replica reads it from Edge", { skip: installed ? false : "redis-server not installed" }, async (t) => {
   const redis = await startRedis();
   t.after(() => redis.stop());
-  // A promotion that ends in 400 ms: the earliest validUntil of the customer's entitlements.
-  const promoEnd = Date.now() + 400;
+  // A promotion that ends in 3 s: the earliest validUntil of the customer's entitlements.
+  const promoEnd = Date.now() + 3000;
   const promo: CustomerSpec = { entitlements: { ...ACME.entitlements, "promo-export": { featureType: "BOOLEAN", validUntil: promoEnd } } };
   const stigg = await startStiggEmulator({ customers: { promo } });
   t.after(() => stigg.close());
@@ -168,13 +168,17 @@ test("an entry shared through Redis is not served past its validUntil: the next 
   t.after(() => a.upstream.stop());
   await a.upstream.start(a.store);
   await stigg.waitUntil(() => a.upstream.stream?.healthy === true, 3000, "replica a's stream");
+  await sleep(100); // the Redis client connects in the background
   await a.upstream.reader.read("promo", undefined);
   assert.equal(edgeReads(), 1);
+  await sleep(50); // the Redis write is fire-and-forget
 
   const b = replica(stigg, redis.port);
   t.after(() => b.upstream.stop());
   await b.upstream.start(b.store);
   await stigg.waitUntil(() => b.upstream.stream?.healthy === true, 3000, "replica b's stream");
+  await sleep(100);
+  assert.ok(Date.now() < promoEnd, "the test reached replica b before the promotion ended");
   // Before the promotion ends, B takes A's copy.
   await b.upstream.reader.read("promo", undefined);
   assert.equal(edgeReads(), 1, "shared through Redis");
@@ -183,7 +187,7 @@ test("an entry shared through Redis is not served past its validUntil: the next 
   t.after(() => c.upstream.stop());
   await c.upstream.start(c.store);
   await stigg.waitUntil(() => c.upstream.stream?.healthy === true, 3000, "replica c's stream");
-  await sleep(Math.max(0, promoEnd - Date.now()) + 50);
+  await sleep(Math.max(100, promoEnd - Date.now() + 50));
   // After it ends, the shared copy would grant what has ended: C goes to Edge, and so does B for its own copy.
   await c.upstream.reader.read("promo", undefined);
   assert.equal(edgeReads(), 2, "read from Edge, not from the expired Redis copy");
