@@ -15,7 +15,6 @@ import { grpcCall, grpcCancel } from "../binding/grpc";
 import { sendLocalReplyRaw } from "../binding/localReply";
 import { enqueueSharedQueueRaw, resolveSharedQueueRaw } from "../binding/queues";
 import { getPropertyString } from "../binding/properties";
-import { signalDone } from "../binding/lifecycle";
 import { continueRequest, setEffectiveContext } from "../binding/streamControl";
 import { logDebug, logError, logInfo, logWarn, refreshLogLevel } from "../binding/log";
 import { nowMillis, setTickPeriodMs } from "../binding/time";
@@ -124,8 +123,6 @@ export class GateRoot extends RootContext {
   warnedUnauthenticated: bool = false;
   /** proxy_on_done has run: the lease is no longer competed for. */
   tearingDown: bool = false;
-  /** proxy_on_done answered false: proxy_done is owed once the sync role's final usage report settles. */
-  awaitingDone: bool = false;
 
   onConfigure(configurationSize: u32): bool {
     refreshLogLevel();
@@ -219,15 +216,12 @@ export class GateRoot extends RootContext {
     const settled = engine === null || engine.beginTeardown(nowMillis());
     const lease = this.lease;
     if (lease !== null) lease.release();
-    this.awaitingDone = !settled;
     return settled;
   }
 
   private finishTeardown(): void {
     const engine = this.engine;
-    if (!this.awaitingDone || (engine !== null && engine.teardownReporting)) return;
-    this.awaitingDone = false;
-    signalDone();
+    if (engine !== null) engine.signalDoneWhenSettled();
   }
 
   onDelete(): void {

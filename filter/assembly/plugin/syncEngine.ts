@@ -13,6 +13,7 @@ import { GrpcStart, grpcCall, grpcCancel, grpcSend, grpcStream, lastStatusMessag
 import { Metric, counter, gauge } from "../binding/metrics";
 import { dequeueSharedQueue, registerSharedQueue } from "../binding/queues";
 import { logDebug, logError, logInfo, logWarn } from "../binding/log";
+import { signalDone } from "../binding/lifecycle";
 import { nowMillis, nowNanos } from "../binding/time";
 import { SyncConfig } from "../logic/syncConfig";
 import {
@@ -83,6 +84,8 @@ export class SyncEngine {
   teardown: i32 = Teardown.NONE;
   /** While REPORTING: when the final report is given up (unix ms). */
   teardownDeadlineMs: i64 = 0;
+  /** beginTeardown answered false for the root: it owes proxy_done once the final report settles. */
+  private doneOwed: bool = false;
   private jitterState: u32 = 0;
 
   constructor(public config: SyncConfig, public metrics: SyncMetrics, public name: string) {}
@@ -146,11 +149,18 @@ export class SyncEngine {
     logInfo(this.name + ": torn down; reporting " + (this.held.length + this.inFlight.length).toString() + " usage increment(s) before going");
     // A report already out (normal flush) is awaited first; its acknowledgement sends the rest.
     if (this.reportToken == 0) this.sendFinalBatch(now);
-    return this.teardown == Teardown.SETTLED;
+    this.doneOwed = this.teardown != Teardown.SETTLED;
+    return !this.doneOwed;
   }
 
-  get teardownReporting(): bool {
-    return this.teardown == Teardown.REPORTING;
+  /**
+   * Calls proxy_done once the final report has settled, if beginTeardown deferred the root's done. The
+   * root calls it at the end of each of its own callbacks (where the effective context is the root).
+   */
+  signalDoneWhenSettled(): void {
+    if (!this.doneOwed || this.teardown == Teardown.REPORTING) return;
+    this.doneOwed = false;
+    signalDone();
   }
 
   private sendFinalBatch(now: i64): void {

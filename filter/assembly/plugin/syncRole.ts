@@ -3,7 +3,6 @@
 import { RootContext } from "../binding/contexts";
 import { BufferType } from "../binding/constants";
 import { getBufferBytes } from "../binding/buffers";
-import { signalDone } from "../binding/lifecycle";
 import { logError, refreshLogLevel } from "../binding/log";
 import { nowMillis, setTickPeriodMs } from "../binding/time";
 import { parseSyncConfig } from "../logic/syncConfig";
@@ -15,8 +14,6 @@ const TICK_MS: u32 = 100;
 
 export class SyncRoot extends RootContext {
   engine: SyncEngine | null = null;
-  /** proxy_on_done answered false: proxy_done is owed once the final usage report settles. */
-  awaitingDone: bool = false;
 
   onConfigure(configurationSize: u32): bool {
     refreshLogLevel();
@@ -62,16 +59,12 @@ export class SyncRoot extends RootContext {
   /** Envoy is removing the plugin: usage not yet acknowledged is reported first (see SyncEngine.beginTeardown). */
   onDone(): bool {
     const engine = this.engine;
-    if (engine === null || engine.beginTeardown(nowMillis())) return true;
-    this.awaitingDone = true;
-    return false;
+    return engine === null || engine.beginTeardown(nowMillis());
   }
 
   private finishTeardown(): void {
     const engine = this.engine;
-    if (!this.awaitingDone || (engine !== null && engine.teardownReporting)) return;
-    this.awaitingDone = false;
-    signalDone();
+    if (engine !== null) engine.signalDoneWhenSettled();
   }
 
   onQueueReady(queueId: u32): void {
