@@ -4,7 +4,6 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -16,6 +15,7 @@ import { createLogger } from "../../control/log.ts";
 import { Metrics } from "../../control/metrics/metrics.ts";
 import type { CustomerEntitlements } from "../../control/model/entitlements.ts";
 import { capturedLogger, waitFor } from "./support/capturedLogger.ts";
+import { freePort } from "../support/freePort.ts";
 
 const installed = spawnSync("redis-server", ["--version"], { encoding: "utf8" });
 const skip = installed.status === 0 ? false : "redis-server not installed: apt-get install -y redis-server (see .ci/run)";
@@ -36,15 +36,6 @@ interface RedisServer {
 }
 
 const servers: RedisServer[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 /** `extraArgs` come last, so they may override the defaults (e.g. `--port 0 --tls-port <port>`). */
 async function startRedis(extraArgs: string[] | ((port: number, dir: string) => string[]) = [], onPort?: number): Promise<RedisServer> {

@@ -1,7 +1,6 @@
 // Two control-plane replicas sharing a real redis-server as the second-level cache.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSecondLevelCache } from "../../control/cache/redis/createSecondLevelCache.ts";
@@ -13,17 +12,9 @@ import { StiggUpstream } from "../../control/upstream/stigg/stiggUpstream.ts";
 import { startStiggEmulator, type StiggEmulator } from "../stigg/emulator.ts";
 import type { CustomerSpec } from "../stigg/customers.ts";
 import { ACME } from "./stiggUpstreamHarness.ts";
+import { freePort } from "../support/freePort.ts";
 
 const installed = spawnSync("redis-server", ["--version"], { encoding: "utf8" }).status === 0;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 async function startRedis(): Promise<{ port: number; stop(): Promise<void> }> {
   const port = await freePort();

@@ -3,14 +3,14 @@
 // answers false, calling proxy_done when that report settles or after 2 s, counting what was lost. A
 // worker holding the sync lease releases it there, so another worker takes the role on its next tick. A
 // worker that loses the lease (stalled past its renewal) still reports the usage it had taken.
-import { createServer } from "node:net";
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { EnvoyHost, ManualClock, type HttpFilter, type HttpResult } from "../host/index.ts";
+import { EnvoyHost, ManualClock, type HttpFilter, type HttpResult, type ServicePlugin } from "../host/index.ts";
 import { RELEASE_WASM } from "./support/builtWasm.ts";
 import { metered, seedCache } from "./support/cacheSeed.ts";
 import { eventually, startControlPlaneRig, type ControlPlaneRig } from "./support/controlPlaneRig.ts";
 import { SyncServer, waitFor } from "./support/syncServer.ts";
+import { freePort } from "../support/freePort.ts";
 
 const VM_ID = "eg";
 const NOW = Date.parse("2026-11-25T12:00:00Z");
@@ -62,13 +62,15 @@ async function advance(clock: ManualClock, host: EnvoyHost, ms: number): Promise
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
+/** The sync singleton (usage held for a minute between flushes) and one gate worker with acme in its cache. */
+async function syncWithSeededGate(host: EnvoyHost): Promise<{ sync: ServicePlugin; gate: HttpFilter }> {
+  const sync = await host.addSingletonService({
+    vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
+    configuration: JSON.stringify({ cluster: "control_plane", nodeId: "teardown", usageFlushMs: 60000 }),
+  });
+  const gate = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: JSON.stringify({ rules: GATE_RULES }) });
+  seedCache(host, VM_ID, [{ customerId: "acme", entitlements: [metered("search", 1000, 0)] }], NOW);
+  return { sync, gate };
 }
 
 function leaseOf(host: EnvoyHost): { holder: string; expiryMs: number } {
@@ -127,12 +129,7 @@ describe("sync role teardown", () => {
     await server.listen();
     const clock = new ManualClock(NOW);
     host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port: server.port } } });
-    const sync = await host.addSingletonService({
-      vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
-      configuration: JSON.stringify({ cluster: "control_plane", nodeId: "teardown", usageFlushMs: 60000 }),
-    });
-    const gate = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: JSON.stringify({ rules: GATE_RULES }) });
-    seedCache(host, VM_ID, [{ customerId: "acme", entitlements: [metered("search", 1000, 0)] }], NOW);
+    const { sync, gate } = await syncWithSeededGate(host);
     for (let i = 0; i < 3; i++) allowed(gate.requestSync(search()));
     await host.flush();
 
@@ -158,12 +155,7 @@ describe("sync role teardown", () => {
     const clock = new ManualClock(NOW);
     // Nothing listens on port 1: the report fails with UNAVAILABLE as soon as the connection is refused.
     host = new EnvoyHost({ clock, clusters: { control_plane: { host: "127.0.0.1", port: 1 } } });
-    const sync = await host.addSingletonService({
-      vmId: VM_ID, rootId: "entitlement_sync", wasm: RELEASE_WASM,
-      configuration: JSON.stringify({ cluster: "control_plane", nodeId: "teardown", usageFlushMs: 60000 }),
-    });
-    const gate = await host.addHttpFilter({ vmId: VM_ID, rootId: "entitlement_gate", wasm: RELEASE_WASM, workers: 1, configuration: JSON.stringify({ rules: GATE_RULES }) });
-    seedCache(host, VM_ID, [{ customerId: "acme", entitlements: [metered("search", 1000, 0)] }], NOW);
+    const { sync, gate } = await syncWithSeededGate(host);
     for (let i = 0; i < 4; i++) allowed(gate.requestSync(search()));
 
     await sync.teardown();
