@@ -73,13 +73,17 @@ export class SyncService {
   /** Store versions the furthest-behind connected filter has not been sent yet (0 with none connected). */
   get maxLagVersions(): number {
     let lag = 0;
-    for (const subscription of this.subscriptions) lag = Math.max(lag, this.store.version - subscription.sentVersion);
+    for (const subscription of this.subscriptions) lag = Math.max(lag, this.lagOf(subscription));
     return lag;
   }
 
   /** Each connected filter by node id with the store versions it has not been sent yet (the status page). */
   filterDetails(): { nodeId: string; lagVersions: number }[] {
-    return [...this.subscriptions].map((subscription) => ({ nodeId: subscription.nodeId, lagVersions: this.store.version - subscription.sentVersion }));
+    return [...this.subscriptions].map((subscription) => ({ nodeId: subscription.nodeId, lagVersions: this.lagOf(subscription) }));
+  }
+
+  private lagOf(subscription: { sentVersion: number }): number {
+    return this.store.version - subscription.sentVersion;
   }
 
   /** Handlers to pass to `server.addService(filterSyncServiceDefinition(), ...)`. */
