@@ -58,19 +58,20 @@ export class LastAnswerPerKey<K extends object, I, T extends object> {
   private built = 0;
 
   constructor(
+    private readonly build: (inputs: I) => T,
     /** True when an answer built from `a` is exactly the one `b` would build. */
     private readonly same: (a: I, b: I) => boolean,
     private readonly max = 10_000,
   ) {}
 
-  get(key: K, inputs: I, build: () => T): T {
+  get(key: K, inputs: I): T {
     const slot = this.slots.get(key);
     if (slot !== undefined && this.same(slot.inputs, inputs)) return slot.answer;
     if (this.built >= this.max) {
       this.slots = new WeakMap();
       this.built = 0;
     }
-    const answer = freezeDeep(build());
+    const answer = freezeDeep(this.build(inputs));
     this.slots.set(key, { inputs, answer });
     this.built++;
     return answer;

@@ -108,6 +108,14 @@ function withHead<T extends object>(outcome: Outcome, rest: T): WireDecisionHead
   return Object.assign(head(outcome), rest);
 }
 
+function booleanAnswer(decision: Decision): object {
+  return withHead({ decision }, { entitlement: booleanFromDecision(decision) });
+}
+
+function meteredAnswer(decision: Decision): object {
+  return withHead({ decision }, { requested_usage: decision.requestedUsage, entitlement: meteredFromDecision(decision) });
+}
+
 // What decisionHead, booleanFromDecision and meteredFromDecision read besides the entitlement object
 // (the key): answers built from two decisions equal in these are the same.
 function sameBooleanAnswer(a: Decision, b: Decision): boolean {
@@ -137,8 +145,8 @@ export class SidecarService {
   private readonly metrics: Metrics | undefined;
   private readonly now: () => number;
   // The last answer per entitlement object the store holds, for a customer asking again.
-  private readonly booleanAnswers = new LastAnswerPerKey<FeatureEntitlement, Decision, object>(sameBooleanAnswer);
-  private readonly meteredAnswers = new LastAnswerPerKey<FeatureEntitlement, Decision, object>(sameMeteredAnswer);
+  private readonly booleanAnswers = new LastAnswerPerKey<FeatureEntitlement, Decision, object>(booleanAnswer, sameBooleanAnswer);
+  private readonly meteredAnswers = new LastAnswerPerKey<FeatureEntitlement, Decision, object>(meteredAnswer, sameMeteredAnswer);
 
   constructor(options: SidecarServiceOptions) {
     this.reader = options.reader;
@@ -241,8 +249,8 @@ export class SidecarService {
   private getBoolean(request: WireTypedRequest, context: CallContext): object | Promise<object> {
     return this.answer(featureQuery(request), "BOOLEAN", context, (outcome) => {
       const decision = outcome.decision;
-      const build = (): object => withHead(outcome, { entitlement: decision ? booleanFromDecision(decision) : booleanFromFallback() });
-      return decision?.entitlement ? this.booleanAnswers.get(decision.entitlement, decision, build) : build();
+      if (decision?.entitlement) return this.booleanAnswers.get(decision.entitlement, decision);
+      return withHead(outcome, { entitlement: decision ? booleanFromDecision(decision) : booleanFromFallback() });
     });
   }
 
@@ -256,10 +264,7 @@ export class SidecarService {
     const query = featureQuery(request);
     return this.answer(query, "METERED", context, (outcome) => {
       const decision = outcome.decision;
-      if (decision) {
-        const build = (): object => withHead(outcome, { requested_usage: decision.requestedUsage, entitlement: meteredFromDecision(decision) });
-        return decision.entitlement ? this.meteredAnswers.get(decision.entitlement, decision, build) : build();
-      }
+      if (decision) return decision.entitlement ? this.meteredAnswers.get(decision.entitlement, decision) : meteredAnswer(decision);
       const requested = query.requestedUsage ?? outcome.fallback.requestedUsage ?? 0;
       return withHead(outcome, { requested_usage: requested, entitlement: meteredFromFallback(outcome.fallback) });
     });
