@@ -193,7 +193,7 @@ describe("sync role teardown", () => {
   });
 });
 
-describe("sync lease teardown", () => {
+describe("the sync lease: released on teardown, and lost by a stalled worker", () => {
   let host: EnvoyHost | undefined;
   let rig: ControlPlaneRig | undefined;
   afterEach(async () => {
@@ -257,18 +257,8 @@ describe("sync lease teardown", () => {
     await old.teardown();
     assert.deepEqual(leaseOf(h), { holder: "w9-abc", expiryMs: NOW + 5000 });
   });
-});
 
-describe("a worker that loses the sync lease", () => {
-  let host: EnvoyHost | undefined;
-  let rig: ControlPlaneRig | undefined;
-  afterEach(async () => {
-    await host?.close();
-    await rig?.close();
-    host = rig = undefined;
-  });
-
-  it("still hands over the usage it took from the queue once the control plane answers, on the holder's flush rules", async () => {
+  it("a worker that loses it still hands over the usage it took from the queue once the control plane answers, on the holder's flush rules", async () => {
     // The control plane is down while the holder takes the usage and loses the lease; it comes up later on
     // the same port. Nobody else would ever report what the old holder took from the queue.
     const port = await freePort();
